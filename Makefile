@@ -1,0 +1,30 @@
+# Argus — the two commands of the Quick start are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv demo test test-unit test-integration bench-submit clean lint-imports
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m argus.demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-unit: $(STAMP)
+	$(PY) -m pytest -q -m "not integration and not cluster"
+
+bench-submit: $(STAMP)
+	$(PY) bench/submit.py
+
+clean:
+	rm -rf $(VENV) .state .cache .pytest_cache

@@ -1,0 +1,52 @@
+"""The app factory: builds settings-dependent objects and wires the routers. Nothing at import."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from api import errors
+from api.context import AppContext
+from api.routers import system, tasks
+from argus import __version__
+from argus.cluster import ClusterProvider
+from argus.db.engine import Database
+from argus.db.migrate import upgrade
+from argus.scheduler.loop import Scheduler
+from argus.services.prepare import Preparer
+from argus.settings import Settings
+
+
+def create_app(
+    settings: Settings,
+    *,
+    provider: ClusterProvider,
+    db: Database | None = None,
+    embed_scheduler: bool | None = None,
+) -> FastAPI:
+    db = db or Database(settings.database_url)
+    upgrade(db)
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    embed = settings.embed_scheduler if embed_scheduler is None else embed_scheduler
+    scheduler = Scheduler(db, settings, provider) if embed else None
+    ctx = AppContext(settings, db, provider, Preparer(settings), scheduler)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if scheduler is not None:
+            scheduler.start()
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.stop()
+
+    app = FastAPI(title="Argus", version=__version__, lifespan=lifespan,
+                  description="Queue, schedule and run training tasks as Ray Jobs.")
+    app.state.ctx = ctx
+    errors.install(app)
+    app.include_router(system.router)
+    app.include_router(tasks.router)
+    return app

@@ -1,0 +1,26 @@
+"""What the routers need, built once by the app factory and kept on ``app.state``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from argus.cluster import ClusterProvider
+from argus.db.engine import Database
+from argus.scheduler.loop import Scheduler
+from argus.services.prepare import Preparer
+from argus.settings import Settings
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    db: Database
+    provider: ClusterProvider
+    preparer: Preparer
+    scheduler: Scheduler | None = None
+
+
+def get_ctx(request: Request) -> AppContext:
+    return request.app.state.ctx

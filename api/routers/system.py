@@ -1,0 +1,43 @@
+"""Health, readiness and the task schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from api.context import get_ctx
+from argus import __version__
+from argus.db.migrate import current_revision, head_revision
+from fastapi import Request
+from taskspec import spec_json_schema
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/healthz", summary="The process is up")
+def healthz() -> dict[str, Any]:
+    return {"status": "ok", "version": __version__}
+
+
+@router.get("/readyz", summary="The DB is reachable and migrated; the embedded scheduler ticks")
+def readyz(request: Request) -> JSONResponse:
+    ctx = get_ctx(request)
+    checks: dict[str, Any] = {}
+    try:
+        checks["db"] = "ok" if current_revision(ctx.db) == head_revision() else "not migrated"
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        checks["db"] = f"error: {type(exc).__name__}"
+    if ctx.scheduler is not None:
+        checks["scheduler"] = "ok" if ctx.scheduler.healthy() else (
+            f"stalled: {ctx.scheduler.last_error}" if ctx.scheduler.last_error else "starting")
+    ref = ctx.provider.current()
+    checks["ray"] = ref.cluster.address if ref.cluster else f"unavailable: {ref.why_not}"
+    ready = checks["db"] == "ok" and checks.get("scheduler", "ok") == "ok"
+    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+
+@router.get("/v1/schema", summary="JSON schema of the task spec")
+def schema() -> dict[str, Any]:
+    return spec_json_schema()

@@ -1,0 +1,36 @@
+"""``argus scheduler``: the scheduler loop as its own process."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+import click
+
+from argus import logsetup
+from argus.cluster import StaticCluster
+from argus.db.engine import Database
+from argus.db.migrate import upgrade
+from argus.scheduler.loop import Scheduler
+from argus.settings import Settings, load_settings
+
+
+def make_provider(settings: Settings):  # noqa: ANN201
+    """The cluster the settings point at."""
+    return StaticCluster(settings.ray_address)
+
+
+@click.command("scheduler")
+def scheduler_cmd() -> None:
+    """Run the scheduler loop alone (when the API runs without --embedded scheduler)."""
+    settings = load_settings()
+    logsetup.setup(settings.log_level, settings.log_format)
+    db = Database(settings.database_url)
+    upgrade(db)
+    scheduler = Scheduler(db, settings, make_provider(settings))
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: (scheduler.stop(0), done.set()))
+    scheduler.start()
+    done.wait()
+    scheduler.stop()

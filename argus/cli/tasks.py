@@ -1,0 +1,221 @@
+"""Task commands: submit, validate, list, status, logs, cancel, resubmit, schema."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from argus.cli.common import CliState, output_option
+from argus.cli.output import age, emit_json, table, task_block
+from argus.client import ArgusClient, ApiError
+from argus.errors import ArgusError, Unavailable
+from argus.states import is_terminal
+from taskspec import SpecError, load_spec, resolve_relative_paths, spec_json_schema
+
+pass_state = click.make_pass_decorator(CliState)
+
+
+def read_spec_file(path: str) -> dict:
+    """Parse and check a task file locally; relative paths become absolute (from the file's dir)."""
+    file = Path(path)
+    try:
+        text = file.read_text()
+    except OSError as exc:
+        raise click.ClickException(f"{path}: cannot read: {exc.strerror}") from exc
+    spec = load_spec(text, source=path)
+    spec = resolve_relative_paths(spec, file.resolve().parent)
+    return spec.model_dump(mode="json")
+
+
+def _summary(task: dict) -> dict:
+    keys = ("id", "name", "status", "reason", "attempts", "max_attempts", "latest_step",
+            "priority", "submission_id")
+    return {k: task.get(k) for k in keys}
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--follow", "-f", is_flag=True, help="Follow the task to its end, with its logs.")
+@click.option("--dry-run", is_flag=True, help="Check and show the exact Ray job; queue nothing.")
+@click.option("--idempotency-key", help="Retrying with the same key returns the same task.")
+@output_option
+@pass_state
+def submit(state: CliState, file: str, follow: bool, dry_run: bool, idempotency_key: str | None,
+           output: str) -> None:
+    """Queue the task described in FILE (YAML)."""
+    spec = read_spec_file(file)
+    client = state.client()
+    result = client.submit(spec, source=file, dry_run=dry_run, idempotency_key=idempotency_key)
+    if dry_run:
+        _print_dry_run(result, output)
+        return
+    if output == "json" and not follow:
+        emit_json(_summary(result))
+        return
+    if output == "text":
+        click.echo(f"task {result['id']} ({result['name']}) queued: {result['reason']}")
+    if follow:
+        final = follow_task(client, result["id"], quiet=output == "json")
+        if output == "json":
+            emit_json(_summary(final))
+        sys.exit(0 if final["status"] == "SUCCEEDED" else 1)
+
+
+def _print_dry_run(result: dict, output: str) -> None:
+    if output == "json":
+        emit_json(result)
+        return
+    click.echo("dry run: nothing was queued")
+    click.echo(f"entrypoint: {result['entrypoint']}")
+    click.echo(f"driver resources: {result['entrypoint_num_cpus']:g} CPU, "
+               f"{result['entrypoint_num_gpus']:g} GPU, {json.dumps(result['entrypoint_resources'])}")
+    env = result["runtime_env"].get("env_vars", {})
+    click.echo("env: " + " ".join(f"{k}={v}" for k, v in sorted(env.items())))
+    if "py_executable" in result["runtime_env"]:
+        click.echo(f"python: {result['runtime_env']['py_executable']}")
+    decision = result["decision"]
+    click.echo(f"decision: {'admit now' if decision['admit'] else 'wait'} — {decision['reason']}")
+
+
+def follow_task(client: ArgusClient, task_id: int, *, quiet: bool = False,
+                poll_s: float = 1.0, max_s: float = 7 * 24 * 3600) -> dict:
+    """Print status changes (with why a task waits) and stream logs while it runs."""
+    last = (None, None)
+    deadline = time.monotonic() + max_s
+    while time.monotonic() < deadline:
+        task = client.get(task_id)
+        now = (task["status"], task["reason"])
+        if now != last and not quiet:
+            click.echo(f"[{time.strftime('%H:%M:%S')}] {task['status']}: {task['reason']}", err=True)
+        last = now
+        if task["status"] in ("RUNNING", "SUBMITTED") and task["attempts"]:
+            for chunk in client.follow_logs(task_id, task["attempts"]):
+                if not quiet:
+                    click.echo(chunk, nl=False)
+            continue
+        if is_terminal(task["status"]):
+            return task
+        time.sleep(poll_s)
+    raise click.ClickException(f"stopped following task {task_id} after {max_s:.0f}s")
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--offline", is_flag=True, help="Only the local schema checks; skip the server's.")
+@pass_state
+def validate(state: CliState, file: str, offline: bool) -> None:
+    """Check FILE: the schema here, then the server's checks (paths, verl config) if reachable."""
+    spec = read_spec_file(file)
+    if offline:
+        click.echo(f"{file}: valid (schema only)")
+        return
+    try:
+        result = state.client().submit(spec, source=file, dry_run=True)
+    except Unavailable as exc:
+        click.echo(f"{file}: schema valid; server checks skipped ({exc.message})")
+        return
+    click.echo(f"{file}: valid")
+    click.echo(f"entrypoint: {result['entrypoint']}")
+
+
+@click.command("list")
+@click.option("--status", "-s", multiple=True, help="Only these statuses (repeat or comma-separate).")
+@click.option("--priority", help="Only this priority class.")
+@click.option("--team", help="Only this team.")
+@click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
+@click.option("--offset", type=click.IntRange(0), default=0)
+@output_option
+@pass_state
+def list_cmd(state: CliState, status: tuple[str, ...], priority: str | None, team: str | None,
+             limit: int, offset: int, output: str) -> None:
+    """List tasks, newest first."""
+    result = state.client().list(status=list(status) or None, priority=priority, team=team,
+                                 limit=limit, offset=offset)
+    if output == "json":
+        emit_json(result)
+        return
+    rows = [[t["id"], t["name"], t["kind"], t["priority"], t["status"],
+             f"{t['attempts']}/{t['max_attempts']}",
+             "-" if t["latest_step"] is None else t["latest_step"], age(t["created_at"]),
+             t["reason"][:80]] for t in result["items"]]
+    table(rows, ["ID", "NAME", "KIND", "PRIORITY", "STATUS", "TRIES", "STEP", "AGE", "REASON"])
+    if result["total"] > offset + len(rows):
+        click.echo(f"({result['total']} in all; --offset {offset + len(rows)} for more)")
+
+
+@click.command()
+@click.argument("task_id", type=int)
+@click.option("--events", "show_events", is_flag=True, help="Also list every status change.")
+@output_option
+@pass_state
+def status(state: CliState, task_id: int, show_events: bool, output: str) -> None:
+    """Show one task: status, why it waits, attempts, newest checkpoint step."""
+    client = state.client()
+    task = client.get(task_id)
+    if output == "json":
+        if show_events:
+            task["events"] = client.events(task_id)
+        emit_json(task)
+        return
+    task_block(task)
+    if show_events:
+        click.echo("events:")
+        for e in client.events(task_id):
+            click.echo(f"  {time.strftime('%H:%M:%S', time.localtime(e['ts']))} "
+                       f"{e['from'] or '-'} -> {e['to']}: {e['reason']}")
+
+
+@click.command()
+@click.argument("task_id", type=int)
+@click.option("--follow", "-f", is_flag=True, help="Keep printing until the attempt ends.")
+@click.option("--attempt", type=int, help="Which attempt (default: the latest).")
+@pass_state
+def logs(state: CliState, task_id: int, follow: bool, attempt: int | None) -> None:
+    """Print the task's driver log."""
+    client = state.client()
+    if follow:
+        for chunk in client.follow_logs(task_id, attempt):
+            click.echo(chunk, nl=False)
+        return
+    click.echo(client.logs(task_id, attempt), nl=False)
+
+
+@click.command()
+@click.argument("task_id", type=int)
+@output_option
+@pass_state
+def cancel(state: CliState, task_id: int, output: str) -> None:
+    """Cancel a task (a running one is stopped by the scheduler)."""
+    task = state.client().cancel(task_id)
+    if output == "json":
+        emit_json(_summary(task))
+    else:
+        click.echo(f"task {task_id}: {task['status']}")
+
+
+@click.command()
+@click.argument("task_id", type=int)
+@click.option("--fresh", is_flag=True, help="Start from scratch instead of the last checkpoint.")
+@output_option
+@pass_state
+def resubmit(state: CliState, task_id: int, fresh: bool, output: str) -> None:
+    """Queue an ended task again as a new task (resumes from its checkpoints)."""
+    task = state.client().resubmit(task_id, fresh=fresh)
+    if output == "json":
+        emit_json(_summary(task))
+    else:
+        click.echo(f"task {task['id']} queued as a resubmission of {task_id}")
+
+
+@click.command()
+def schema() -> None:
+    """Print the JSON schema of task files."""
+    emit_json(spec_json_schema())
+
+
+COMMANDS = [submit, validate, list_cmd, status, logs, cancel, resubmit, schema]
+__all__ = ["COMMANDS", "ApiError", "ArgusError", "SpecError"]

@@ -1,0 +1,105 @@
+"""HTTP client for the Argus API (used by the CLI and the benchmarks)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from argus.errors import ArgusError, Unavailable
+
+
+class ApiError(ArgusError):
+    """An error answered by the server, in its one JSON error shape."""
+
+    def __init__(self, status: int, code: str, message: str, details: list | None = None):
+        super().__init__(message, details=details)
+        self.http_status = status
+        self.code = code
+
+
+class ArgusClient:
+    def __init__(self, server: str, *, token: str | None = None, timeout: float = 30.0):
+        self.server = server.rstrip("/")
+        headers = {"User-Agent": "argus-cli"}
+        token = token or os.environ.get("ARGUS_TOKEN")
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = httpx.Client(base_url=self.server, headers=headers, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise Unavailable(
+                f"cannot reach the Argus server at {self.server} ({type(exc).__name__}); "
+                "is it running? set --server or ARGUS_SERVER"
+            ) from exc
+        if response.status_code >= 400:
+            raise _api_error(response)
+        return response
+
+    def submit(self, spec: dict, *, source: str = "task.yaml", dry_run: bool = False,
+               idempotency_key: str | None = None) -> dict:
+        headers = {"X-Argus-Source": source}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        return self._request("POST", "/v1/tasks", json=spec, headers=headers,
+                             params={"dry_run": "true"} if dry_run else None).json()
+
+    def list(self, **params: Any) -> dict:
+        clean = {k: v for k, v in params.items() if v is not None}
+        return self._request("GET", "/v1/tasks", params=clean).json()
+
+    def get(self, task_id: int) -> dict:
+        return self._request("GET", f"/v1/tasks/{task_id}").json()
+
+    def events(self, task_id: int) -> list[dict]:
+        return self._request("GET", f"/v1/tasks/{task_id}/events").json()["items"]
+
+    def logs(self, task_id: int, attempt: int | None = None) -> str:
+        params = {"attempt": attempt} if attempt else None
+        return self._request("GET", f"/v1/tasks/{task_id}/logs", params=params).text
+
+    def follow_logs(self, task_id: int, attempt: int | None = None) -> Iterator[str]:
+        params: dict[str, Any] = {"follow": "true"}
+        if attempt:
+            params["attempt"] = attempt
+        try:
+            with self._http.stream("GET", f"/v1/tasks/{task_id}/logs", params=params,
+                                   timeout=httpx.Timeout(30.0, read=None)) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise _api_error(response)
+                yield from response.iter_text()
+        except httpx.TransportError as exc:
+            raise Unavailable(f"lost the connection to {self.server} while following logs") from exc
+
+    def cancel(self, task_id: int) -> dict:
+        return self._request("POST", f"/v1/tasks/{task_id}/cancel").json()
+
+    def resubmit(self, task_id: int, *, fresh: bool = False) -> dict:
+        return self._request("POST", f"/v1/tasks/{task_id}/resubmit",
+                             params={"fresh": "true"} if fresh else None).json()
+
+    def schema(self) -> dict:
+        return self._request("GET", "/v1/schema").json()
+
+    def ready(self) -> dict:
+        response = self._http.get("/readyz")
+        return response.json()
+
+
+def _api_error(response: httpx.Response) -> ApiError:
+    try:
+        err = response.json()["error"]
+        return ApiError(response.status_code, err.get("code", "error"), err.get("message", ""),
+                        err.get("details"))
+    except (ValueError, KeyError, TypeError):
+        return ApiError(response.status_code, "http_error",
+                        f"HTTP {response.status_code}: {response.text[:300]}")

@@ -1,0 +1,84 @@
+"""Writes that change a task's status: compare-and-set UPDATE plus an event row, one transaction."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from argus.db.models import Attempt, Event, Task
+from argus.errors import InvalidTransition, NotFound
+from argus.states import TaskStatus, can_transition
+
+
+def now() -> float:
+    return time.time()
+
+
+def transition(
+    session: Session,
+    task_id: int,
+    src: TaskStatus,
+    dst: TaskStatus,
+    *,
+    reason: str = "",
+    actor: str = "system",
+    attempt: int | None = None,
+    **fields: Any,
+) -> bool:
+    """Move ``task_id`` from ``src`` to ``dst`` if it is still in ``src``.
+
+    Returns False (and writes nothing) when another writer got there first; raises
+    InvalidTransition for a change the state machine does not allow.
+    """
+    if not can_transition(src, dst):
+        raise InvalidTransition(f"task {task_id}: {src.value} -> {dst.value} is not allowed")
+    ts = now()
+    values: dict[str, Any] = {"status": dst.value, "reason": reason, "updated_at": ts, **fields}
+    if dst.is_terminal():
+        values.setdefault("finished_at", ts)
+    result = session.execute(
+        update(Task).where(Task.id == task_id, Task.status == src.value).values(**values)
+    )
+    if result.rowcount != 1:
+        return False
+    session.add(
+        Event(
+            task_id=task_id,
+            attempt=attempt,
+            ts=ts,
+            from_status=src.value,
+            to_status=dst.value,
+            reason=reason,
+            actor=actor,
+        )
+    )
+    return True
+
+
+def record_created(session: Session, task: Task, actor: str) -> None:
+    session.add(
+        Event(task_id=task.id, ts=task.created_at, from_status=None, to_status=task.status,
+              reason="submitted", actor=actor)
+    )
+
+
+def get_task(session: Session, task_id: int) -> Task:
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound(f"task {task_id} does not exist")
+    return task
+
+
+def current_attempt(session: Session, task: Task) -> Attempt | None:
+    if not task.attempts:
+        return None
+    return session.scalar(
+        select(Attempt).where(Attempt.task_id == task.id, Attempt.number == task.attempts)
+    )
+
+
+def update_attempt(session: Session, attempt_id: int, **fields: Any) -> None:
+    session.execute(update(Attempt).where(Attempt.id == attempt_id).values(**fields))

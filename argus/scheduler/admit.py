@@ -1,0 +1,213 @@
+"""Admission: snapshot → plan → claim → submit → SUBMITTED. Also retries stuck SUBMITTING.
+
+A claim is one transaction: QUEUED→SUBMITTING, a new attempt row with its submission id
+``argus-<task>-<attempt>``, and (first time only) the task's resolved command. Submitting
+happens after the commit; Ray's "already exists" counts as submitted, so a retry after a
+crash can never start a second live attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from sqlalchemy import select, update
+
+from argus.db.engine import Database
+from argus.db.models import Attempt, Task
+from argus.db.store import now, transition, update_attempt
+from argus.errors import JobAlreadyExists, JobNotFound, JobRejected, RayError, RayUnavailable
+from argus.ray_adapter import NodeInfo, RayCluster
+from argus.scheduler.planner import Admit, Demand, Node, Pending, Policy, Running, Snapshot, Wait, plan
+from argus.scheduler.reconcile import load_live
+from argus.services.prepare import Preparer
+from argus.settings import Settings
+from argus.states import ACTIVE, TaskStatus
+from taskspec import CompileError, load_spec_data
+
+log = logging.getLogger(__name__)
+S = TaskStatus
+
+
+def node_from_ray(info: NodeInfo) -> Node:
+    model = next((k.split(":", 1)[1] for k in info.resources if k.startswith("accelerator_type:")), None)
+    model = model or info.labels.get("ray.io/accelerator-type") or None
+    return Node(info.node_id, info.resources.get("CPU", 0.0), info.resources.get("GPU", 0.0),
+                model.upper() if model else None, info.alive)
+
+
+def worker_nodes(infos: Sequence[NodeInfo], worker_resource: str) -> list[Node]:
+    return [node_from_ray(i) for i in infos if i.alive and i.resources.get(worker_resource, 0) > 0]
+
+
+def _demand(task: Task) -> Demand:
+    return Demand(task.nodes, task.cpus_per_node, task.gpus_per_node, task.gpu_model)
+
+
+def build_snapshot(db: Database, settings: Settings, nodes: list[Node], reachable: bool) -> Snapshot:
+    rank = {name: i for i, name in enumerate(settings.priorities)}
+    with db.read() as session:
+        active = session.execute(
+            select(Task, Attempt)
+            .join(Attempt, (Attempt.task_id == Task.id) & (Attempt.number == Task.attempts))
+            .where(Task.status.in_([s.value for s in ACTIVE]))
+        ).all()
+        queued = session.scalars(select(Task).where(Task.status == S.QUEUED.value)).all()
+        running = [Running(t.id, tuple(a.placement or ()), _demand(t)) for t, a in active]
+        pending = [Pending(t.id, rank.get(t.priority, len(rank)), t.queued_at, _demand(t), t.team)
+                   for t in queued]
+    return Snapshot(nodes=nodes, running=running, pending=pending, cluster_reachable=reachable)
+
+
+class Admitter:
+    def __init__(self, db: Database, settings: Settings, preparer: Preparer, policy: Policy | None = None):
+        self.db = db
+        self.settings = settings
+        self.preparer = preparer
+        self.policy = policy
+
+    def run(self, cluster: RayCluster | None, epoch: int | None, why_not: str = "") -> None:
+        nodes: list[Node] = []
+        reachable = cluster is not None
+        if cluster is not None:
+            try:
+                nodes = worker_nodes(cluster.nodes(), self.settings.worker_resource)
+            except RayError as exc:
+                log.warning("cannot list Ray nodes: %s", exc)
+                reachable = False
+        if cluster is not None and reachable:
+            self.retry_submitting(cluster, epoch)
+        snapshot = build_snapshot(self.db, self.settings, nodes, reachable)
+        for decision in plan(snapshot, self.policy):
+            if isinstance(decision, Wait):
+                reason = decision.reason if reachable or not why_not else f"waiting for the Ray cluster: {why_not}"
+                self._set_reason(decision.task_id, reason)
+            elif isinstance(decision, Admit) and cluster is not None:
+                self.admit(cluster, epoch, decision)
+
+    def _set_reason(self, task_id: int, reason: str) -> None:
+        with self.db.write() as session:
+            session.execute(
+                update(Task)
+                .where(Task.id == task_id, Task.status == S.QUEUED.value, Task.reason != reason)
+                .values(reason=reason)
+            )
+
+    def admit(self, cluster: RayCluster, epoch: int | None, decision: Admit) -> None:
+        claimed = self.claim(decision, cluster.address, epoch)
+        if claimed is not None:
+            self.submit(cluster, *claimed)
+
+    def claim(self, decision: Admit, address: str, epoch: int | None):  # noqa: ANN201
+        with self.db.write() as session:
+            task = session.get(Task, decision.task_id)
+            if task is None or task.status != S.QUEUED.value:
+                return None
+            number = task.attempts + 1
+            spec = load_spec_data(task.spec, source=f"task {task.id}")
+            try:
+                request = self.preparer.compile(spec, task_id=task.id, attempt=number,
+                                                checkpoint_dir=task.checkpoint_dir)
+            except (CompileError, ValueError, OSError) as exc:
+                transition(session, task.id, S.QUEUED, S.CANCELLED, reason=f"cannot compile: {exc}")
+                return None
+            argv = task.argv or request.argv
+            if request.argv != argv:
+                log.warning("task %s: the compiled command changed since attempt 1; keeping the "
+                            "original so the run resumes the same way", task.id)
+            sid = f"argus-{task.id}-{number}"
+            if not transition(session, task.id, S.QUEUED, S.SUBMITTING, attempt=number,
+                              reason=f"admitted on {len(decision.placement)} node(s)",
+                              attempts=number, argv=argv):
+                return None
+            session.add(Attempt(task_id=task.id, number=number, submission_id=sid,
+                                status=S.SUBMITTING.value, placement=list(decision.placement),
+                                ray_address=address, cluster_epoch=epoch, created_at=now()))
+            log.info("task %s attempt %s: claimed as %s", task.id, number, sid)
+            return task.id, number, sid, request
+
+    def submit(self, cluster: RayCluster, task_id: int, number: int, sid: str, request) -> None:  # noqa: ANN001
+        try:
+            cluster.submit(request)
+        except JobAlreadyExists:
+            pass
+        except RayUnavailable as exc:
+            log.warning("task %s attempt %s: Ray unreachable, will retry %s: %s", task_id, number, sid, exc)
+            return
+        except (JobRejected, RayError) as exc:
+            with self.db.write() as session:
+                transition(session, task_id, S.SUBMITTING, S.FAILED, attempt=number,
+                           reason=f"Ray rejected the job: {exc.message}"[:500])
+                session.execute(update(Attempt).where(Attempt.submission_id == sid)
+                                .values(status=S.FAILED.value, message=exc.message[:500], ended_at=now()))
+            return
+        with self.db.write() as session:
+            if transition(session, task_id, S.SUBMITTING, S.SUBMITTED, attempt=number,
+                          reason=f"submitted to Ray as {sid}"):
+                session.execute(update(Attempt).where(Attempt.submission_id == sid)
+                                .values(status=S.SUBMITTED.value, submitted_at=now()))
+
+    def retry_submitting(self, cluster: RayCluster, epoch: int | None) -> None:
+        """Attempts left SUBMITTING (a crash, Ray briefly down): find them in Ray or submit again."""
+        for live in load_live(self.db, frozenset({S.SUBMITTING})):
+            if epoch is not None and live.epoch is not None and live.epoch != epoch:
+                self._lost_submitting(live)
+                continue
+            try:
+                cluster.status(live.submission_id)
+                self._mark_submitted(live.task_id, live.number, live.submission_id)
+                continue
+            except JobNotFound:
+                pass
+            except RayError:
+                return
+            with self.db.read() as session:
+                task = session.get(Task, live.task_id)
+                spec = load_spec_data(task.spec, source=f"task {task.id}")
+                request = self.preparer.compile(spec, task_id=task.id, attempt=live.number,
+                                                checkpoint_dir=task.checkpoint_dir)
+            self.submit(cluster, live.task_id, live.number, live.submission_id, request)
+
+    def _mark_submitted(self, task_id: int, number: int, sid: str) -> None:
+        with self.db.write() as session:
+            if transition(session, task_id, S.SUBMITTING, S.SUBMITTED, attempt=number,
+                          reason=f"found in Ray as {sid}"):
+                session.execute(update(Attempt).where(Attempt.submission_id == sid)
+                                .values(status=S.SUBMITTED.value, submitted_at=now()))
+
+    def _lost_submitting(self, live) -> None:  # noqa: ANN001
+        with self.db.write() as session:
+            if transition(session, live.task_id, S.SUBMITTING, S.LOST, attempt=live.number,
+                          reason="the head changed before the job was confirmed"):
+                update_attempt(session, live.attempt_id, status=S.LOST.value, ended_at=now())
+                status = S.QUEUED if live.attempts < live.max_attempts else S.FAILED
+                transition(session, live.task_id, S.LOST, status, attempt=live.number,
+                           reason="requeued after the head changed" if status is S.QUEUED
+                           else "lost with no attempts left")
+
+
+def preview_decision(db: Database, settings: Settings, provider, spec) -> dict:  # noqa: ANN001
+    """What the planner would do with ``spec`` now, without queueing it (``--dry-run``)."""
+    ref = provider.current()
+    nodes: list[Node] = []
+    reachable = ref.cluster is not None
+    if ref.cluster is not None:
+        try:
+            nodes = worker_nodes(ref.cluster.nodes(), settings.worker_resource)
+        except RayError:
+            reachable = False
+    snapshot = build_snapshot(db, settings, nodes, reachable)
+    gpus = spec.resources.gpus_per_node
+    rank = {name: i for i, name in enumerate(settings.priorities)}
+    probe = Pending(0, rank.get(spec.priority, len(rank)), float("inf"),
+                    Demand(spec.resources.nodes, spec.resources.cpus,
+                           0.0 if gpus.shared else gpus.count, gpus.model), spec.team)
+    snapshot = Snapshot(snapshot.nodes, snapshot.running, [*snapshot.pending, probe],
+                        snapshot.cluster_reachable)
+    for decision in plan(snapshot):
+        if decision.task_id == 0:
+            if isinstance(decision, Admit):
+                return {"admit": True, "placement": list(decision.placement),
+                        "reason": f"would start now on {len(decision.placement)} node(s)"}
+            return {"admit": False, "placement": [], "reason": decision.reason}
+    return {"admit": False, "placement": [], "reason": "unknown"}

@@ -1,0 +1,72 @@
+"""The scheduler loop: every tick, reconcile Ray into the DB, then plan and admit.
+
+It runs as its own process (``argus scheduler``) or as a thread inside the API process
+(``argus server`` with ARGUS_EMBED_SCHEDULER=true). Each tick survives its own failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from argus.cluster import ClusterProvider
+from argus.db.engine import Database
+from argus.scheduler.admit import Admitter
+from argus.scheduler.planner import Policy
+from argus.scheduler.reconcile import Reconciler
+from argus.services.prepare import Preparer
+from argus.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Scheduler:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        provider: ClusterProvider,
+        policy: Policy | None = None,
+    ):
+        self.db = db
+        self.settings = settings
+        self.provider = provider
+        self.reconciler = Reconciler(db, settings.log_dir)
+        self.admitter = Admitter(db, settings, Preparer(settings), policy)
+        self.last_tick: float | None = None
+        self.last_error: str = ""
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def tick(self) -> None:
+        ref = self.provider.current()
+        if ref.cluster is not None:
+            self.reconciler.run(ref.cluster, ref.epoch)
+        self.admitter.run(ref.cluster, ref.epoch, ref.why_not)
+        self.last_tick = time.time()
+
+    def run_forever(self) -> None:
+        log.info("scheduler loop started (tick %.1fs)", self.settings.tick_seconds)
+        while not self._stop.is_set():
+            try:
+                self.tick()
+                self.last_error = ""
+            except Exception as exc:  # noqa: BLE001 - one bad tick must not end the loop
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("scheduler tick failed")
+            self._stop.wait(self.settings.tick_seconds)
+        log.info("scheduler loop stopped")
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run_forever, name="argus-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def healthy(self, max_age: float | None = None) -> bool:
+        limit = max_age if max_age is not None else max(10.0, 10 * self.settings.tick_seconds)
+        return self.last_tick is not None and time.time() - self.last_tick < limit

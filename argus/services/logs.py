@@ -1,0 +1,67 @@
+"""Task logs: the saved copy once an attempt ended, else Ray's live driver log."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from argus.cluster import ClusterProvider
+from argus.db.engine import Database
+from argus.db.models import Attempt
+from argus.db.store import get_task
+from argus.errors import JobNotFound, NotFound, RayError
+from argus.settings import Settings
+from argus.states import TaskStatus
+from sqlalchemy import select
+
+
+def _attempt(db: Database, task_id: int, number: int | None) -> tuple[Attempt | None, bool]:
+    """The attempt (latest by default) and whether the task is still live."""
+    with db.read() as session:
+        task = get_task(session, task_id)
+        number = number or task.attempts
+        attempt = session.scalar(
+            select(Attempt).where(Attempt.task_id == task_id, Attempt.number == number)
+        ) if number else None
+        if number and attempt is None:
+            raise NotFound(f"task {task_id} has no attempt {number}")
+        live = not TaskStatus(task.status).is_terminal() and number == task.attempts
+        return attempt, live
+
+
+def read(db: Database, settings: Settings, provider: ClusterProvider, task_id: int,
+         attempt: int | None = None) -> str:
+    found, _live = _attempt(db, task_id, attempt)
+    if found is None:
+        return ""
+    saved = settings.log_dir / f"{found.submission_id}.log"
+    if saved.exists():
+        return saved.read_text(errors="replace")
+    cluster = provider.current().cluster
+    if cluster is None:
+        return ""
+    try:
+        return cluster.logs(found.submission_id)
+    except JobNotFound:
+        return ""
+    except RayError as exc:
+        raise RayError(f"logs of task {task_id} are not available right now: {exc.message}") from exc
+
+
+def follow(db: Database, settings: Settings, provider: ClusterProvider, task_id: int,
+           attempt: int | None = None, *, poll_s: float = 1.0, max_s: float = 24 * 3600) -> Iterator[str]:
+    """Yield new log text as it appears, until the attempt ends (bounded by ``max_s``)."""
+    sent = 0
+    deadline = time.monotonic() + max_s
+    while time.monotonic() < deadline:
+        _found, live = _attempt(db, task_id, attempt)
+        try:
+            text = read(db, settings, provider, task_id, attempt)
+        except RayError:
+            text = ""
+        if len(text) > sent:
+            yield text[sent:]
+            sent = len(text)
+        if not live:
+            return
+        time.sleep(poll_s)

@@ -1,0 +1,115 @@
+"""Server-side checks and compilation of a task spec, shared by submit and the scheduler.
+
+Everything a user can get wrong is checked here before a task is queued: the priority
+class, the code and data paths the cluster must see, the verl code path by name, Argus's
+own overrides, and the verl overrides against the tree's own hydra config.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+
+from argus import verl_tree
+from argus.errors import InvalidSpec
+from argus.settings import Settings
+from taskspec import (
+    CompileContext,
+    CompileError,
+    CustomTask,
+    JobRequest,
+    SpecIssue,
+    VerlTask,
+    VerlTree,
+    compile_task,
+)
+
+
+def _invalid(source: str, issues: list[SpecIssue]) -> InvalidSpec:
+    lines = [f"{source}: {i.path}: {i.message}" if i.path else f"{source}: {i.message}" for i in issues]
+    return InvalidSpec(
+        "\n".join(lines), details=[{"path": i.path, "message": i.message} for i in issues]
+    )
+
+
+class Preparer:
+    """Resolves verl code paths and compiles specs with the server's settings."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    @property
+    def shared_root(self) -> Path:
+        return (self.settings.shared_root or self.settings.state_dir / "shared").resolve()
+
+    def trees(self) -> dict[str, tuple[str, str]]:
+        return verl_tree.discover_trees(self.shared_root, self.settings.verl_trees)
+
+    def tree_for(self, code: str) -> VerlTree:
+        """A named code path from the settings, or a directory holding a verl source tree."""
+        trees = self.trees()
+        if code in trees:
+            path, python = trees[code]
+            return verl_tree.inspect_tree(code, path, python)
+        if "/" in code:
+            python = self.settings.verl_default_python
+            for name, (path, py) in trees.items():
+                if os.path.realpath(path) == os.path.realpath(code):
+                    return verl_tree.inspect_tree(name, path, py)
+            return verl_tree.inspect_tree(code, code, python)
+        hint = difflib.get_close_matches(code, list(trees), n=1)
+        known = ", ".join(sorted(trees)) or "none configured (set ARGUS_VERL_TREES)"
+        tip = f"did you mean '{hint[0]}'? " if hint else ""
+        raise ValueError(f"'{code}' is not a verl code path this server knows; {tip}known: {known}")
+
+    def check(self, spec: CustomTask | VerlTask, source: str = "task.yaml") -> JobRequest:
+        """Raise InvalidSpec with every problem found; return a preview of the job request."""
+        issues: list[SpecIssue] = []
+        if spec.priority not in self.settings.priorities:
+            close = difflib.get_close_matches(spec.priority, self.settings.priorities, n=1)
+            tip = f"did you mean '{close[0]}'? " if close else ""
+            issues.append(SpecIssue("priority", f"'{spec.priority}' is not a priority class; {tip}"
+                                    f"use one of: {', '.join(self.settings.priorities)}"))
+        tree = None
+        if isinstance(spec, CustomTask):
+            if not Path(spec.code).is_absolute() or not Path(spec.code).is_dir():
+                issues.append(SpecIssue("code", f"directory '{spec.code}' does not exist where the "
+                                        "cluster can see it; use an absolute path on the shared filesystem"))
+        else:
+            try:
+                tree = self.tree_for(spec.verl.code)
+            except (ValueError, OSError) as exc:
+                issues.append(SpecIssue("verl.code", str(exc)))
+        if issues:
+            raise _invalid(source, issues)
+        try:
+            request = self.compile(spec, task_id=0, attempt=1, checkpoint_dir="/checkpoint", tree=tree)
+        except CompileError as exc:
+            raise _invalid(source, [SpecIssue(exc.path, exc.message)]) from exc
+        if isinstance(spec, VerlTask) and tree is not None:
+            problems = verl_tree.check_overrides(tree, spec.verl.workload, list(spec.verl.overrides))
+            if problems:
+                raise _invalid(source, problems)
+        return request
+
+    def compile(
+        self,
+        spec: CustomTask | VerlTask,
+        *,
+        task_id: int,
+        attempt: int,
+        checkpoint_dir: str,
+        tree: VerlTree | None = None,
+    ) -> JobRequest:
+        if isinstance(spec, VerlTask) and tree is None:
+            tree = self.tree_for(spec.verl.code)
+        ctx = CompileContext(
+            task_id=task_id,
+            attempt=attempt,
+            checkpoint_dir=checkpoint_dir,
+            stop_wait_s=self.settings.stop_wait_seconds,
+            worker_resource=self.settings.worker_resource,
+            verl_tree=tree,
+        )
+        return compile_task(spec, ctx)

@@ -1,0 +1,187 @@
+"""Task services: the API and CLI record intent here; the scheduler loop acts on it.
+
+Every function takes the database explicitly; nothing here talks to Ray.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from argus.db.engine import Database
+from argus.db.models import Attempt, Event, Task
+from argus.db.store import current_attempt, get_task, now, record_created, transition
+from argus.errors import Conflict, InvalidTransition
+from argus.services.views import task_view
+from argus.settings import Settings
+from argus.states import ACTIVE, TaskStatus
+from taskspec import CustomTask, VerlTask, load_spec_data
+
+S = TaskStatus
+
+
+def _checkpoint_dir(settings: Settings, task_id: int, name: str) -> str:
+    return str(settings.checkpoint_root / f"{task_id}-{name}")
+
+
+def create_task(
+    db: Database,
+    settings: Settings,
+    spec: CustomTask | VerlTask,
+    spec_text: str = "",
+    *,
+    owner: str | None = None,
+    team: str | None = None,
+    idempotency_key: str | None = None,
+    checkpoint_dir: str | None = None,
+    resubmit_of: int | None = None,
+) -> dict[str, Any]:
+    """Queue a checked spec. A repeated Idempotency-Key returns the task it created first."""
+    spec_data = spec.model_dump(mode="json")
+    with db.write() as session:
+        if idempotency_key:
+            existing = session.scalar(select(Task).where(Task.idempotency_key == idempotency_key))
+            if existing is not None:
+                if existing.spec != spec_data:
+                    raise Conflict(
+                        f"Idempotency-Key '{idempotency_key}' was already used for task "
+                        f"{existing.id} with a different spec; use a new key"
+                    )
+                return task_view(existing, current_attempt(session, existing))
+        gpus = spec.resources.gpus_per_node
+        ts = now()
+        task = Task(
+            name=spec.name, kind=spec.kind, priority=spec.priority,
+            team=team or spec.team, owner=owner, status=S.QUEUED.value, reason="queued",
+            spec=spec_data, spec_text=spec_text, checkpoint_dir="",
+            nodes=spec.resources.nodes, gpus_per_node=0.0 if gpus.shared else gpus.count,
+            cpus_per_node=spec.resources.cpus, gpu_model=gpus.model,
+            max_attempts=spec.retry.max_attempts, idempotency_key=idempotency_key,
+            resubmit_of=resubmit_of, created_at=ts, updated_at=ts, queued_at=ts,
+        )
+        session.add(task)
+        session.flush()
+        task.checkpoint_dir = checkpoint_dir or _checkpoint_dir(settings, task.id, spec.name)
+        record_created(session, task, owner or "anonymous")
+        return task_view(task, None)
+
+
+def list_tasks(
+    db: Database,
+    *,
+    statuses: list[str] | None = None,
+    priority: str | None = None,
+    owner: str | None = None,
+    team: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> dict[str, Any]:
+    query = select(Task)
+    if statuses:
+        query = query.where(Task.status.in_(statuses))
+    if priority:
+        query = query.where(Task.priority == priority)
+    if owner:
+        query = query.where(Task.owner == owner)
+    if team:
+        query = query.where(Task.team == team)
+    with db.read() as session:
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = session.scalars(query.order_by(Task.id.desc()).limit(limit).offset(offset)).all()
+        items = [task_view(t, current_attempt(session, t)) for t in rows]
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+def get(db: Database, task_id: int) -> dict[str, Any]:
+    with db.read() as session:
+        task = get_task(session, task_id)
+        view = task_view(task, current_attempt(session, task))
+        view["attempt_history"] = [
+            {"number": a.number, "submission_id": a.submission_id, "status": a.status,
+             "placement": a.placement, "message": a.message, "exit_code": a.exit_code,
+             "created_at": a.created_at, "started_at": a.started_at, "ended_at": a.ended_at}
+            for a in session.scalars(
+                select(Attempt).where(Attempt.task_id == task_id).order_by(Attempt.number)
+            )
+        ]
+        return view
+
+
+def events(db: Database, task_id: int) -> list[dict[str, Any]]:
+    with db.read() as session:
+        get_task(session, task_id)
+        rows = session.scalars(select(Event).where(Event.task_id == task_id).order_by(Event.id))
+        return [
+            {"id": e.id, "ts": e.ts, "attempt": e.attempt, "from": e.from_status,
+             "to": e.to_status, "reason": e.reason, "actor": e.actor}
+            for e in rows
+        ]
+
+
+def cancel(db: Database, task_id: int, *, actor: str = "anonymous") -> dict[str, Any]:
+    """Queued tasks are cancelled at once; running ones go CANCELLING and the loop stops them."""
+    with db.write() as session:
+        task = get_task(session, task_id)
+        status = TaskStatus(task.status)
+        if status is S.CANCELLING:
+            return task_view(task, current_attempt(session, task))
+        if status.is_terminal():
+            raise InvalidTransition(f"task {task_id} already ended {status.value}; nothing to cancel")
+        dst = S.CANCELLED if status in (S.QUEUED, S.LOST) else S.CANCELLING
+        if not transition(session, task_id, status, dst, reason=f"cancelled by {actor}",
+                          actor=actor, attempt=task.attempts or None):
+            raise Conflict(f"task {task_id} changed while cancelling; try again")
+        session.refresh(task)
+        return task_view(task, current_attempt(session, task))
+
+
+def resubmit(
+    db: Database, settings: Settings, task_id: int, *, actor: str = "anonymous", fresh: bool = False
+) -> dict[str, Any]:
+    """Queue an ended task again as a new task that resumes from its checkpoints (unless fresh)."""
+    with db.read() as session:
+        old = get_task(session, task_id)
+        if not TaskStatus(old.status).is_terminal():
+            raise InvalidTransition(
+                f"task {task_id} is {old.status}; only an ended task can be resubmitted "
+                "(cancel it first)"
+            )
+        sharing = session.scalar(
+            select(Task.id).where(
+                Task.checkpoint_dir == old.checkpoint_dir,
+                Task.status.not_in([s.value for s in (S.SUCCEEDED, S.FAILED, S.CANCELLED)]),
+            )
+        )
+        spec_data, spec_text, old_ckpt = old.spec, old.spec_text, old.checkpoint_dir
+        owner, team = old.owner, old.team
+    if sharing is not None and not fresh:
+        raise Conflict(f"task {sharing} already resumes from {old_ckpt}; wait for it or use --fresh")
+    spec = load_spec_data(spec_data, source=f"task {task_id}")
+    return create_task(
+        db, settings, spec, spec_text, owner=owner or actor, team=team,
+        checkpoint_dir=None if fresh else old_ckpt, resubmit_of=task_id,
+    )
+
+
+def active_count(db: Database) -> int:
+    with db.read() as session:
+        return session.scalar(
+            select(func.count()).select_from(Task).where(Task.status.in_([s.value for s in ACTIVE]))
+        ) or 0
+
+
+def latest_step(checkpoint_dir: str) -> int | None:
+    """The newest saved step: verl's ``latest_checkpointed_iteration.txt`` or ``global_step_N/``."""
+    root = Path(checkpoint_dir)
+    marker = root / "latest_checkpointed_iteration.txt"
+    try:
+        return int(marker.read_text().strip())
+    except (OSError, ValueError):
+        pass
+    try:
+        steps = [int(p.name.split("_")[-1]) for p in root.glob("global_step_*") if p.is_dir()]
+    except (OSError, ValueError):
+        return None
+    return max(steps) if steps else None

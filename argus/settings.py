@@ -1,0 +1,89 @@
+"""Settings from ``ARGUS_*`` environment variables (see docs/settings.md).
+
+Nothing is read at import time: entry points call :func:`load_settings` and pass the
+result down.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ARGUS_", extra="ignore")
+
+    state_dir: Path = Field(
+        default=Path(".state"),
+        description="Local directory for the SQLite file, saved logs and pid files.",
+    )
+    db_url: str = Field(
+        default="",
+        description="SQLAlchemy URL; default sqlite:///<state_dir>/argus.db (local disk only).",
+    )
+    ray_address: str = Field(
+        default="http://127.0.0.1:8265",
+        description="Ray dashboard URL used for the Jobs API when no head record is found.",
+    )
+    shared_root: Path | None = Field(
+        default=None,
+        description="Shared filesystem root (GPFS): checkpoints, code trees, head record.",
+    )
+    verl_trees: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description='Named verl code paths as JSON: {"v0.9.1": {"path": ..., "python": ...}}.',
+    )
+    verl_default_python: str = Field(
+        default="python3",
+        description="Interpreter for a verl tree given by path with no configured interpreter.",
+    )
+    priorities: list[str] = Field(
+        default_factory=lambda: ["realtime", "online", "batch"],
+        description="Priority classes, highest first (JSON list).",
+    )
+    host: str = Field(default="127.0.0.1", description="API bind address.")
+    port: int = Field(default=8080, description="API port.")
+    embed_scheduler: bool = Field(
+        default=True, description="Run the scheduler loop inside the API process."
+    )
+    tick_seconds: float = Field(default=1.0, gt=0, description="Scheduler loop period.")
+    stop_wait_seconds: int = Field(
+        default=30, ge=1, description="RAY_JOB_STOP_WAIT_TIME_S given to every job."
+    )
+    submit_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="How long an attempt may stay SUBMITTING."
+    )
+    worker_resource: str = Field(
+        default="argus_worker", description="Custom resource every worker node advertises."
+    )
+    log_format: str = Field(default="text", description="text or json.")
+    log_level: str = Field(default="INFO")
+
+    @field_validator("verl_trees", mode="before")
+    @classmethod
+    def _parse_trees(cls, value: object) -> object:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
+
+    @property
+    def database_url(self) -> str:
+        if self.db_url:
+            return self.db_url
+        return f"sqlite:///{(self.state_dir / 'argus.db').resolve()}"
+
+    @property
+    def checkpoint_root(self) -> Path:
+        root = self.shared_root if self.shared_root else self.state_dir / "shared"
+        return (root / "checkpoints").resolve()
+
+    @property
+    def log_dir(self) -> Path:
+        return (self.state_dir / "logs").resolve()
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]
