@@ -71,3 +71,7 @@ def mermaid() -> str:
     for term in sorted(TERMINAL, key=lambda s: list(TaskStatus).index(s)):
         lines.append(f"    {term.value} --> [*]")
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(mermaid())

@@ -1,0 +1,140 @@
+"""Run one Ray node (``ray start --block``) as a child in its own process group.
+
+Used by the head and worker agents, ``argus up`` and the tests. Never ``ray stop``: that kills
+every Ray process on the host. We signal only the process group we started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def ray_binary() -> str:
+    candidate = Path(sys.executable).parent / "ray"
+    return str(candidate) if candidate.exists() else "ray"
+
+
+@dataclass
+class NodePorts:
+    """Every port a node binds, chosen up front so several nodes can share one host."""
+
+    node_manager: int = field(default_factory=free_port)
+    object_manager: int = field(default_factory=free_port)
+    agent_listen: int = field(default_factory=free_port)
+    agent_grpc: int = field(default_factory=free_port)
+    metrics: int = field(default_factory=free_port)
+    runtime_env: int = field(default_factory=free_port)
+
+    def args(self) -> list[str]:
+        return [
+            f"--node-manager-port={self.node_manager}",
+            f"--object-manager-port={self.object_manager}",
+            f"--dashboard-agent-listen-port={self.agent_listen}",
+            f"--dashboard-agent-grpc-port={self.agent_grpc}",
+            f"--metrics-export-port={self.metrics}",
+            f"--runtime-env-agent-port={self.runtime_env}",
+        ]
+
+
+def head_argv(*, gcs_port: int, dashboard_host: str, dashboard_port: int, temp_dir: str,
+              node_ip: str | None = None, num_cpus: int = 0, ports: NodePorts | None = None) -> list[str]:
+    argv = [ray_binary(), "start", "--head", "--block", f"--port={gcs_port}",
+            "--include-dashboard=true", f"--dashboard-host={dashboard_host}",
+            f"--dashboard-port={dashboard_port}", f"--temp-dir={temp_dir}",
+            f"--num-cpus={num_cpus}", "--num-gpus=0", "--disable-usage-stats",
+            f"--ray-client-server-port={free_port()}"]
+    if node_ip:
+        argv.append(f"--node-ip-address={node_ip}")
+    return argv + (ports or NodePorts()).args()
+
+
+def worker_argv(*, address: str, num_cpus: int, num_gpus: float, resources: dict[str, float],
+                temp_dir: str, node_ip: str | None = None, ports: NodePorts | None = None) -> list[str]:
+    argv = [ray_binary(), "start", "--block", f"--address={address}", f"--num-cpus={num_cpus}",
+            f"--num-gpus={int(num_gpus)}", f"--resources={json.dumps(resources)}",
+            f"--temp-dir={temp_dir}", "--disable-usage-stats"]
+    if node_ip:
+        argv.append(f"--node-ip-address={node_ip}")
+    return argv + (ports or NodePorts()).args()
+
+
+@dataclass
+class NodeProcess:
+    """A supervised ``ray start --block`` child; ``pid`` is also its process-group id."""
+
+    popen: subprocess.Popen
+    argv: list[str]
+    log_path: Path | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM the whole group, then SIGKILL what is left. Only our own group."""
+        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(self.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.popen.wait(wait)
+                if sig is signal.SIGKILL or not _group_alive(self.pid):
+                    break
+            except subprocess.TimeoutExpired:
+                continue
+        _wait_group_gone(self.pid, 5.0)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def _wait_group_gone(pgid: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while _group_alive(pgid) and time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+
+
+def spawn(argv: list[str], *, env: dict[str, str] | None = None, log_path: Path | None = None,
+          netns: str | None = None) -> NodeProcess:
+    """Start ``argv`` in a new session (its own process group), optionally inside a netns."""
+    full_env = {**os.environ, **(env or {})}
+    venv_bin = str(Path(sys.executable).parent)
+    full_env["PATH"] = venv_bin + os.pathsep + full_env.get("PATH", "")
+    full = ["ip", "netns", "exec", netns, *argv] if netns else argv
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - owned by child
+    try:
+        popen = subprocess.Popen(full, env=full_env, stdout=out, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL, start_new_session=True)
+    finally:
+        if log_path:
+            out.close()
+    return NodeProcess(popen, full, log_path)
