@@ -1,0 +1,62 @@
+"""Shared fixtures: settings in a temp dir, a fake Ray for API tests, a real Ray for integration."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from argus.raynode import free_port
+from argus.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(state_dir=tmp_path / "state", shared_root=tmp_path / "shared",
+                    tick_seconds=0.2, stop_wait_seconds=10)
+
+
+class ServerThread:
+    """A real uvicorn server on a free loopback port, in a thread of the test process."""
+
+    def __init__(self, app):  # noqa: ANN001
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                access_log=False)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not self.server.started:
+            raise RuntimeError("the API server did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """Head + two workers (2 CPUs and 4 logical H100 GPUs each)."""
+    if os.environ.get("ARGUS_SKIP_RAY"):
+        pytest.skip("ARGUS_SKIP_RAY is set")
+    from tests.localray import start_local_ray
+
+    cluster = start_local_ray([{"cpus": 2, "gpus": 4, "model": "H100"},
+                               {"cpus": 2, "gpus": 4, "model": "H100"}])
+    yield cluster
+    cluster.stop()
+    shutil.rmtree(cluster.root, ignore_errors=True)
