@@ -27,7 +27,7 @@ def read_spec_file(path: str) -> dict:
     except OSError as exc:
         raise click.ClickException(f"{path}: cannot read: {exc.strerror}") from exc
     spec = load_spec(text, source=path)
-    spec = resolve_relative_paths(spec, file.resolve().parent)
+    spec = resolve_relative_paths(spec, Path.cwd(), file.resolve().parent)
     return spec.model_dump(mode="json")
 
 

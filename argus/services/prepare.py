@@ -88,7 +88,9 @@ class Preparer:
         except CompileError as exc:
             raise _invalid(source, [SpecIssue(exc.path, exc.message)]) from exc
         if isinstance(spec, VerlTask) and tree is not None:
-            problems = verl_tree.check_overrides(tree, spec.verl.workload, list(spec.verl.overrides))
+            user = list(spec.verl.overrides)
+            ours = request.argv[3:len(request.argv) - len(user)]
+            problems = verl_tree.check_overrides(tree, spec.verl.workload, user, ours)
             if problems:
                 raise _invalid(source, problems)
         return request

@@ -1,0 +1,94 @@
+"""A small, real, CPU-only training run: linear regression by SGD with numpy.
+
+Saves a checkpoint every --save-freq steps (default: $ARGUS_SAVE_FREQ or 20) into
+$ARGUS_CHECKPOINT_DIR as global_step_N/state.npz plus latest_checkpointed_iteration.txt (the
+layout verl uses), resumes from the newest one, and on SIGTERM (preemption, cancel) saves the
+current step before exiting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def save(ckpt: Path, step: int, w: np.ndarray, b: float) -> None:
+    step_dir = ckpt / f"global_step_{step}"
+    step_dir.mkdir(parents=True, exist_ok=True)
+    tmp = step_dir / "state.tmp.npz"
+    np.savez(tmp, w=w, b=np.array(b), step=np.array(step))
+    os.replace(tmp, step_dir / "state.npz")
+    marker = ckpt / "latest_checkpointed_iteration.txt.tmp"
+    marker.write_text(str(step))
+    os.replace(marker, ckpt / "latest_checkpointed_iteration.txt")
+
+
+def load(ckpt: Path) -> tuple[int, np.ndarray | None, float]:
+    try:
+        step = int((ckpt / "latest_checkpointed_iteration.txt").read_text().strip())
+        state = np.load(ckpt / f"global_step_{step}" / "state.npz")
+        return step, state["w"], float(state["b"])
+    except (OSError, ValueError, KeyError):
+        return 0, None, 0.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--sleep", type=float, default=0.05, help="seconds per step")
+    parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--save-freq", type=int, default=int(os.environ.get("ARGUS_SAVE_FREQ", "20")))
+    args = parser.parse_args()
+    ckpt = Path(os.environ.get("ARGUS_CHECKPOINT_DIR", "checkpoints"))
+    ckpt.mkdir(parents=True, exist_ok=True)
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 4))
+    y = x @ np.array([1.5, -2.0, 0.5, 3.0]) + 0.7
+    step, w, b = load(ckpt)
+    resumed = step > 0
+    if w is None:
+        w = np.zeros(4)
+    resumes_file = ckpt / "resumes.json"
+    resumes = json.loads(resumes_file.read_text()) if resumes_file.exists() else []
+    if resumed:
+        print(f"resumed from step {step}", flush=True)
+        resumes.append(step)
+        resumes_file.write_text(json.dumps(resumes))
+
+    state = {"step": step, "w": w, "b": b}
+
+    def on_term(_sig, _frame):  # noqa: ANN001
+        save(ckpt, state["step"], state["w"], state["b"])
+        print(f"stopping: saved step {state['step']}", flush=True)
+        sys.exit(143)
+
+    signal.signal(signal.SIGTERM, on_term)
+    loss = float("nan")
+    while step < args.steps:
+        err = x @ w + b - y
+        loss = float(np.mean(err**2))
+        w = w - args.lr * 2 * x.T @ err / len(x)
+        b = b - args.lr * 2 * float(np.mean(err))
+        step += 1
+        state.update(step=step, w=w, b=b)
+        print(f"step {step} loss {loss:.6f}", flush=True)
+        if step % args.save_freq == 0:
+            save(ckpt, step, w, b)
+        time.sleep(args.sleep)
+    save(ckpt, step, w, b)
+    final = {"final_step": step, "resumed_from": resumes, "loss": loss}
+    (ckpt / "final.json").write_text(json.dumps(final))
+    print(f"final step {step} loss {loss:.6f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

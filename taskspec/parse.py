@@ -1,0 +1,98 @@
+"""Parsing task files: safe YAML only, pydantic errors turned into field paths with fixes."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from taskspec.errors import SpecError, SpecIssue
+from taskspec.model import KINDS, CustomTask, TaskSpec, VerlTask
+
+_ADAPTER: TypeAdapter = TypeAdapter(TaskSpec)
+
+
+def load_spec(text: str, source: str = "task.yaml") -> VerlTask | CustomTask:
+    """Parse YAML text into a task spec, or raise SpecError naming every problem."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.constructor.ConstructorError as exc:
+        where = _where(exc.problem_mark)
+        raise SpecError(source, [SpecIssue("", f"unsupported YAML tag{where}: {exc.problem}; "
+                                           "task files are plain data (no !! tags)")]) from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError(source, [SpecIssue("", f"not valid YAML{_where(mark)}: {problem}")]) from exc
+    return load_spec_data(data, source)
+
+
+def load_spec_data(data: Any, source: str = "task.yaml") -> VerlTask | CustomTask:
+    """Validate already-parsed data (a JSON body, a stored spec)."""
+    if data is None:
+        raise SpecError(source, [SpecIssue("", "the file is empty; a task needs at least kind, name")])
+    if not isinstance(data, dict):
+        raise SpecError(source, [SpecIssue("", f"a task is a mapping of keys, not a {type(data).__name__}")])
+    kind = data.get("kind")
+    if kind not in KINDS:
+        allowed = ", ".join(f"'{k}'" for k in KINDS)
+        close = difflib.get_close_matches(str(kind), list(KINDS), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        what = "is missing" if kind is None else f"'{kind}' is not a task kind"
+        raise SpecError(source, [SpecIssue("kind", f"{what}; use one of {allowed}{hint}")])
+    try:
+        return _ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        raise SpecError(source, issues_from(exc, KINDS[kind])) from exc
+
+
+def _where(mark: Any) -> str:
+    return f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+
+
+def issues_from(exc: ValidationError, model: type[BaseModel]) -> list[SpecIssue]:
+    issues = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        if loc and loc[0] in KINDS:  # the discriminator's tag is noise in a path
+            loc = loc[1:]
+        path = ".".join(loc)
+        issues.append(SpecIssue(path, _message(err, model, loc)))
+    return issues
+
+
+def _message(err: dict, model: type[BaseModel], loc: list[str]) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        allowed = _fields_at(model, loc[:-1])
+        close = difflib.get_close_matches(loc[-1], allowed, n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'?" if close else f"allowed here: {', '.join(allowed)}"
+        return f"unknown key; {hint}"
+    if kind == "missing":
+        return "is required"
+    if kind == "string_type" and isinstance(err.get("input"), (int, float)):
+        return f"must be a string; quote it: \"{err['input']}\""
+    message = err["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    return message
+
+
+def _fields_at(model: type[BaseModel], loc: list[str]) -> list[str]:
+    """The field names allowed at ``loc`` inside ``model`` (for did-you-mean)."""
+    current: Any = model
+    for part in loc:
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        annotation = field.annotation
+        current = next((a for a in getattr(annotation, "__args__", ()) if hasattr(a, "model_fields")),
+                       annotation)
+    return sorted(getattr(current, "model_fields", {}))
+
+
+def spec_json_schema() -> dict:
+    """The JSON schema of task files (the committed taskspec/schema.json is kept equal)."""
+    return _ADAPTER.json_schema(mode="validation")
