@@ -63,7 +63,7 @@ def main() -> int:
         wait_http(f"http://127.0.0.1:{dash}/api/version", head, "the Ray head")
         worker = spawn(worker_argv(address=f"127.0.0.1:{gcs}", num_cpus=2, num_gpus=4,
                                    resources={"argus_worker": 1000.0, "accelerator_type:H100": 1.0},
-                                   temp_dir=str(ray_tmp / "w0")), log_path=state / "ray-worker.log")
+                                   temp_dir=str(ray_tmp / "head")), log_path=state / "ray-worker.log")
         started.append(worker)
 
         say("fetching the verl 0.9.1 source tree (for its hydra config) into the shared root")

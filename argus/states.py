@@ -31,7 +31,7 @@ class TaskStatus(str, enum.Enum):
 S = TaskStatus
 
 TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
-    S.QUEUED: frozenset({S.SUBMITTING, S.CANCELLED}),
+    S.QUEUED: frozenset({S.SUBMITTING, S.CANCELLED, S.FAILED}),
     S.SUBMITTING: frozenset({S.SUBMITTED, S.QUEUED, S.FAILED, S.CANCELLING, S.LOST}),
     S.SUBMITTED: frozenset(
         {S.RUNNING, S.SUCCEEDED, S.FAILED, S.CANCELLING, S.LOST, S.PREEMPTING}

@@ -51,7 +51,7 @@ class LocalRay:
             resources[f"accelerator_type:{model}"] = 1.0
         n = len(self.workers)
         argv = worker_argv(address=self.gcs_address, num_cpus=cpus, num_gpus=gpus,
-                           resources=resources, temp_dir=str(self.root / f"w{n}"))
+                           resources=resources, temp_dir=str(self.root / "head"))  # one temp dir per host: Ray reads job logs there
         proc = spawn(argv, log_path=self.root / f"worker{n}.log")
         self.workers.append(proc)
         return proc

@@ -75,3 +75,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"error: {type(exc).__name__}: {exc} (use --debug for the traceback)", err=True)
         sys.exit(1)
     sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -107,14 +107,11 @@ class Admitter:
             spec = load_spec_data(task.spec, source=f"task {task.id}")
             try:
                 request = self.preparer.compile(spec, task_id=task.id, attempt=number,
-                                                checkpoint_dir=task.checkpoint_dir)
+                                                checkpoint_dir=task.checkpoint_dir, argv=task.argv)
             except (CompileError, ValueError, OSError) as exc:
-                transition(session, task.id, S.QUEUED, S.CANCELLED, reason=f"cannot compile: {exc}")
+                transition(session, task.id, S.QUEUED, S.FAILED, reason=f"cannot compile: {exc}")
                 return None
-            argv = task.argv or request.argv
-            if request.argv != argv:
-                log.warning("task %s: the compiled command changed since attempt 1; keeping the "
-                            "original so the run resumes the same way", task.id)
+            argv = request.argv
             sid = f"argus-{task.id}-{number}"
             if not transition(session, task.id, S.QUEUED, S.SUBMITTING, attempt=number,
                               reason=f"admitted on {len(decision.placement)} node(s)",
@@ -165,7 +162,7 @@ class Admitter:
                 task = session.get(Task, live.task_id)
                 spec = load_spec_data(task.spec, source=f"task {task.id}")
                 request = self.preparer.compile(spec, task_id=task.id, attempt=live.number,
-                                                checkpoint_dir=task.checkpoint_dir)
+                                                checkpoint_dir=task.checkpoint_dir, argv=task.argv)
             self.submit(cluster, live.task_id, live.number, live.submission_id, request)
 
     def _mark_submitted(self, task_id: int, number: int, sid: str) -> None:

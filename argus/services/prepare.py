@@ -103,7 +103,9 @@ class Preparer:
         attempt: int,
         checkpoint_dir: str,
         tree: VerlTree | None = None,
+        argv: list[str] | None = None,
     ) -> JobRequest:
+        """The job request; ``argv`` (stored at the first attempt) keeps every attempt's command."""
         if isinstance(spec, VerlTask) and tree is None:
             tree = self.tree_for(spec.verl.code)
         ctx = CompileContext(
@@ -114,4 +116,4 @@ class Preparer:
             worker_resource=self.settings.worker_resource,
             verl_tree=tree,
         )
-        return compile_task(spec, ctx)
+        return compile_task(spec, ctx, argv)
