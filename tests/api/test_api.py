@@ -138,3 +138,25 @@ def test_health_ready_schema_openapi(api):
     assert http.get("/healthz").json()["status"] == "ok"
     assert http.get("/v1/schema").json()["discriminator"]["propertyName"] == "kind"
     assert "/v1/tasks" in http.get("/openapi.json").json()["paths"]
+
+
+def test_crash_between_claim_and_submit_never_makes_two_attempts(api):
+    http, ray, scheduler = api
+    task = http.post("/v1/tasks", json=SPEC).json()
+    admitter = scheduler.admitter
+    # Crash right after the claim committed: the attempt is SUBMITTING, Ray has nothing.
+    from argus.scheduler.planner import Admit
+
+    assert admitter.claim(Admit(task["id"], ("w1",)), ray.address, None) is not None
+    assert http.get(f"/v1/tasks/{task['id']}").json()["status"] == "SUBMITTING"
+    scheduler.tick()  # a restarted loop submits the same submission id
+    assert list(ray.jobs) == [f"argus-{task['id']}-1"]
+    assert http.get(f"/v1/tasks/{task['id']}").json()["status"] in ("SUBMITTED", "RUNNING")
+
+    # Crash after Ray accepted but before SUBMITTED was written: found in Ray, not resubmitted.
+    second = http.post("/v1/tasks", json={**SPEC, "name": "second"}).json()
+    claimed = admitter.claim(Admit(second["id"], ("w1",)), ray.address, None)
+    ray.submit(claimed[3])
+    scheduler.tick()
+    assert sorted(ray.jobs) == sorted([f"argus-{task['id']}-1", f"argus-{second['id']}-1"])
+    assert http.get(f"/v1/tasks/{second['id']}").json()["attempts"] == 1
