@@ -9,6 +9,7 @@ import pytest
 
 from api.app import create_app
 from argus.scheduler.loop import Scheduler
+from argus.scheduler.planner import Admit
 from tests.conftest import ServerThread
 from tests.fakeray import FakeProvider, FakeRay
 
@@ -145,8 +146,6 @@ def test_crash_between_claim_and_submit_never_makes_two_attempts(api):
     task = http.post("/v1/tasks", json=SPEC).json()
     admitter = scheduler.admitter
     # Crash right after the claim committed: the attempt is SUBMITTING, Ray has nothing.
-    from argus.scheduler.planner import Admit
-
     assert admitter.claim(Admit(task["id"], ("w1",)), ray.address, None) is not None
     assert http.get(f"/v1/tasks/{task['id']}").json()["status"] == "SUBMITTING"
     scheduler.tick()  # a restarted loop submits the same submission id
