@@ -138,13 +138,13 @@ def _argus_overrides(spec: VerlTask, checkpoint_dir: str, tree: VerlTree) -> lis
     return out
 
 
-_HYDRA_SPECIAL = set(",[]{}()'\"=:$\\ ")
+_HYDRA_SPECIAL = set(",[]{}()<>'\"=:$\\ ")
 
 
 def _value(text: str, path: str) -> str:
     if any(ch in _HYDRA_SPECIAL for ch in text):
         raise CompileError(path, f"'{text}' has characters hydra overrides cannot carry "
-                           "unquoted (, [ ] { } ( ) quotes = : $ \\ space); rename the path")
+                           "unquoted (, [ ] { } ( ) < > quotes = : $ \\ space); rename the path")
     return text
 
 
