@@ -49,12 +49,13 @@ def choose(demand: Demand, free: FreeMap, candidates: Sequence[Victim], borrowed
     chosen victims' resources given back; empty when nothing works (``free`` unchanged).
     """
     pref = sorted(candidates, key=lambda v: (v.task_id not in borrowed, -v.rank, -v.started_at, -v.task_id))
+    index = {v.task_id: i for i, v in enumerate(pref)}
     by_node: dict[str, list[Victim]] = defaultdict(list)
     for victim in pref:
         for node_id in victim.placement:
             if node_id in free.cpus:
                 by_node[node_id].append(victim)
-    costs: list[tuple[int, str, list[Victim]]] = []
+    costs: list[tuple[int, int, str, list[Victim]]] = []
     for node_id, victims in by_node.items():
         if demand.gpu_model and demand.gpus and free.model.get(node_id) != demand.gpu_model:
             continue
@@ -65,17 +66,17 @@ def choose(demand: Demand, free: FreeMap, candidates: Sequence[Victim], borrowed
             cpus, gpus = cpus + victim.demand.cpus, gpus + victim.demand.gpus
             need.append(victim)
         if need and cpus + EPS >= demand.cpus and gpus + EPS >= demand.gpus:
-            costs.append((len(need), node_id, need))
+            costs.append((len(need), max(index[v.task_id] for v in need), node_id, need))
     have = 0
     for _ in free.candidates(demand):
         have += 1
         if have >= demand.nodes:
             return []  # it fits already; nothing to preempt
-    costs.sort(key=lambda c: (c[0], c[1]))
+    costs.sort(key=lambda c: c[:3])  # fewest victims, then the most preferred ones
     if have + len(costs) < demand.nodes:
         return []
     chosen: list[Victim] = []
-    for _, _, need in costs[: demand.nodes - have]:
+    for *_, need in costs[: demand.nodes - have]:
         chosen.extend(v for v in need if v not in chosen)
     for victim in chosen:
         free.give(victim.placement, victim.demand)
@@ -89,5 +90,5 @@ def choose(demand: Demand, free: FreeMap, candidates: Sequence[Victim], borrowed
             chosen.remove(victim)
         else:
             free.give(victim.placement, victim.demand)
-    chosen.sort(key=pref.index)
+    chosen.sort(key=lambda v: index[v.task_id])
     return chosen
