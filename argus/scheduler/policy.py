@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from argus.settings import Settings
+
 ANY_FLAVOR = "*"
 
 
@@ -90,7 +92,8 @@ def teams_from_config(config: Mapping[str, Mapping]) -> dict[str, Team]:
     return teams
 
 
-def classes_from_config(order: list[str], config: Mapping[str, Mapping]) -> tuple[PriorityClass, ...]:
+def classes_from_config(order: list[str], config: Mapping[str, Mapping],
+                        default_grace: int | None = None) -> tuple[PriorityClass, ...]:
     defaults = {c.name: c for c in Policy().classes}
     out = []
     for rank, name in enumerate(order):
@@ -98,8 +101,30 @@ def classes_from_config(order: list[str], config: Mapping[str, Mapping]) -> tupl
         body = config.get(name, {})
         out.append(PriorityClass(
             name, rank,
-            grace_seconds=int(body.get("grace_seconds", base.grace_seconds)),
+            grace_seconds=int(body.get("grace_seconds", default_grace or base.grace_seconds)),
             may_preempt=bool(body.get("may_preempt", base.may_preempt)),
             preemptible=bool(body.get("preemptible", base.preemptible)),
         ))
     return tuple(out)
+
+
+def policy_from_settings(settings: Settings) -> Policy:
+    classes = classes_from_config(settings.priorities, settings.priority_classes,
+                                  settings.stop_wait_seconds)
+    return Policy(
+        classes=classes,
+        teams=teams_from_config(settings.teams),
+        half_life_seconds=settings.fair_share_half_life_seconds,
+        age_weight=settings.age_weight,
+        age_cap_seconds=settings.age_cap_seconds,
+        max_wait_seconds=settings.max_wait_seconds,
+        min_runtime_seconds=settings.min_runtime_seconds,
+        cooldown_seconds=settings.preempt_cooldown_seconds,
+        preemption=settings.preemption,
+    )
+
+
+def grace_seconds(settings: Settings, priority: str) -> int:
+    """RAY_JOB_STOP_WAIT_TIME_S for a task of class ``priority``."""
+    policy = policy_from_settings(settings)
+    return policy.klass(policy.rank_of(priority)).grace_seconds
