@@ -11,6 +11,7 @@ task left waiting gets a reason a researcher understands. See docs/scheduling.md
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -128,6 +129,7 @@ class _Pass:
                             policy.age_cap_seconds)
         self.version = 0  # bumps whenever room is given back; keys the failure cache
         self.failed: dict[Demand, tuple[int, str]] = {}
+        self.no_victims: dict[tuple, int] = {}  # (demand, rank, team, reclaim) -> version
         self.waiting_by_rank: dict[int, int] = defaultdict(int)
 
     def hold(self, placement: tuple[str, ...], demand: Demand) -> None:
@@ -168,6 +170,10 @@ class _Pass:
         if not (self.policy.preemption and cls.may_preempt):
             return []
         reclaim = self.quota.within_nominal(p.team, p.demand)
+        key = (p.demand, p.priority_rank, p.team if reclaim else None, reclaim)
+        if self.no_victims.get(key) == self.version:
+            return []
+        self.no_victims[key] = self.version
         pool = [r for r in self.candidates.values()
                 if eligible(r, rank=p.priority_rank, team=p.team, reclaim=reclaim,
                             borrowed=r.task_id in self.quota.borrowed, policy=self.policy, now=self.now)]
@@ -196,9 +202,9 @@ class _Pass:
 
     def reserve(self, d: Demand) -> None:
         """Hold the best nodes of a starved task so smaller work cannot keep filling them."""
-        nodes = sorted((n for n in self.free.cpus
-                        if not (d.gpu_model and d.gpus) or self.free.model[n] == d.gpu_model),
-                       key=lambda n: (-self.free.gpus[n], -self.free.cpus[n], n))[: d.nodes]
+        nodes = heapq.nsmallest(d.nodes, (n for n in self.free.cpus
+                                          if not (d.gpu_model and d.gpus) or self.free.model[n] == d.gpu_model),
+                                key=lambda n: (-self.free.gpus[n], -self.free.cpus[n], n))
         for n in nodes:
             self.hold((n,), Demand(1, max(self.free.cpus[n], 0.0), max(self.free.gpus[n], 0.0)))
 
