@@ -56,7 +56,7 @@ class LocalRay:
         self.workers.append(proc)
         return proc
 
-    def wait_workers(self, count: int, timeout: float = 90) -> None:
+    def wait_workers(self, count: int, timeout: float = 240) -> None:  # a busy 2-core host is slow
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.alive_workers() >= count:
