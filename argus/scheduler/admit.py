@@ -20,7 +20,9 @@ from argus.errors import JobAlreadyExists, JobNotFound, JobRejected, RayError, R
 from argus.ray_adapter import NodeInfo, RayCluster
 from argus.scheduler.fairshare import accrue, charge_of, decay
 from argus.scheduler.planner import Admit, Demand, Node, Pending, Preempt, Running, Snapshot, Wait, plan
+from argus.scheduler.loans import open_loans, rebalance_now
 from argus.scheduler.policy import Policy, policy_from_settings
+from argus.scheduler.rebalance import apply_loans
 from argus.scheduler.reconcile import load_live
 from argus.services.prepare import Preparer
 from argus.settings import Settings
@@ -100,6 +102,7 @@ class Admitter:
         self.settings = settings
         self.preparer = preparer
         self.policy = policy or policy_from_settings(settings)
+        self._rebalanced_at = 0.0
 
     def run(self, cluster: RayCluster | None, epoch: int | None, why_not: str = "") -> None:
         nodes: list[Node] = []
@@ -112,10 +115,11 @@ class Admitter:
                 reachable = False
         if cluster is not None and reachable:
             self.retry_submitting(cluster, epoch)
-        snapshot = build_snapshot(self.db, self.settings, nodes, reachable, self.policy)
+        policy = self.current_policy()
+        snapshot = build_snapshot(self.db, self.settings, nodes, reachable, policy)
         pending = {p.task_id: p for p in snapshot.pending}
         admitted: list[Pending] = []
-        for decision in plan(snapshot, self.policy):
+        for decision in plan(snapshot, policy):
             if isinstance(decision, Wait):
                 reason = decision.reason if reachable or not why_not else f"waiting for the Ray cluster: {why_not}"
                 self._set_reason(decision.task_id, reason)
@@ -126,6 +130,17 @@ class Admitter:
                     admitted.append(pending[decision.task_id])
         if reachable:
             save_usage(self.db, self.policy, snapshot, admitted)
+
+    def current_policy(self) -> Policy:
+        """The policy with open quota loans folded in; rebalances first when the period is up."""
+        period = self.settings.rebalance_period_seconds
+        if not self.policy.teams or period <= 0:
+            return self.policy
+        if now() - self._rebalanced_at >= period:
+            self._rebalanced_at = now()
+            snapshot = build_snapshot(self.db, self.settings, [], True, self.policy)
+            rebalance_now(self.db, self.policy, snapshot, self.settings.rebalance_threshold)
+        return apply_loans(self.policy, open_loans(self.db))
 
     def preempt(self, decision: Preempt) -> bool:
         """RUNNING/SUBMITTED → PREEMPTING; the reconciler stops the Ray job and requeues the task."""
