@@ -52,7 +52,8 @@ class LocalRay:
         n = len(self.workers)
         argv = worker_argv(address=self.gcs_address, num_cpus=cpus, num_gpus=gpus,
                            resources=resources, temp_dir=str(self.root / "head"))  # one temp dir per host: Ray reads job logs there
-        proc = spawn(argv, log_path=self.root / f"worker{n}.log")
+        # a busy host can take longer than 30 s to register a raylet with the GCS
+        proc = spawn(argv, env={"RAY_raylet_start_wait_time_s": "120"}, log_path=self.root / f"worker{n}.log")
         self.workers.append(proc)
         return proc
 
