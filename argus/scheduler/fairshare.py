@@ -44,14 +44,20 @@ class FairShare:
         self.fs_weight = fs_weight
         self.age_weight = age_weight
         self.age_cap = age_cap
+        self._mean: float | None = None
 
     def share(self, team: str | None) -> float:
         return self.usage.get(team or "", 0.0) / self.weights.get(team or "", 1.0)
 
+    def mean(self) -> float:
+        if self._mean is None:
+            teams = set(self.usage) | set(self.weights)
+            total_w = sum(self.weights.get(t, 1.0) for t in teams) or 1.0
+            self._mean = sum(self.usage.values()) / total_w
+        return self._mean
+
     def factor(self, team: str | None) -> float:
-        teams = set(self.usage) | set(self.weights)
-        total_w = sum(self.weights.get(t, 1.0) for t in teams) or 1.0
-        mean = sum(self.usage.values()) / total_w
+        mean = self.mean()
         if mean <= 0:
             return 1.0
         return 2.0 ** (-self.share(team) / mean)
@@ -63,3 +69,4 @@ class FairShare:
     def charge(self, team: str | None, demand: Demand) -> None:
         key = team or ""
         self.usage[key] = self.usage.get(key, 0.0) + charge_of(demand)
+        self._mean = None

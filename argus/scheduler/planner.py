@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from argus.scheduler.fairshare import FairShare
 from argus.scheduler.placement import Demand, FreeMap, Node, explain, num
 from argus.scheduler.policy import Policy
-from argus.scheduler.preempt import choose, eligible
+from argus.scheduler.preempt import choose, eligible, exposed, preference
 from argus.scheduler.quota import QuotaBook
 
 __all__ = ["Admit", "Demand", "Node", "Pending", "Policy", "Preempt", "Running", "Snapshot",
@@ -124,6 +124,8 @@ class _Pass:
                 self.stopping += 1
         self.quota = QuotaBook(policy, running)
         self.candidates = {r.task_id: r for r in running if not r.preempting}
+        self.exposed = preference([r for r in self.candidates.values() if exposed(r, policy, self.now)],
+                                  self.quota.borrowed)
         weights = {name: policy.weight(name) for name in policy.teams}
         self.fs = FairShare(snapshot.usage, weights, policy.fair_share_weight, policy.age_weight,
                             policy.age_cap_seconds)
@@ -174,12 +176,14 @@ class _Pass:
         if self.no_victims.get(key) == self.version:
             return []
         self.no_victims[key] = self.version
-        pool = [r for r in self.candidates.values()
-                if eligible(r, rank=p.priority_rank, team=p.team, reclaim=reclaim,
-                            borrowed=r.task_id in self.quota.borrowed, policy=self.policy, now=self.now)]
+        rank, borrowed = p.priority_rank, self.quota.borrowed
+        pool = [r for r in self.exposed
+                if (r.rank > rank or (reclaim and r.rank == rank))
+                and r.task_id in self.candidates
+                and eligible(r, rank=rank, team=p.team, reclaim=reclaim, borrowed=r.task_id in borrowed)]
         if not pool:
             return []
-        victims = choose(p.demand, self.soon, pool, self.quota.borrowed)
+        victims = choose(p.demand, self.soon, pool)
         if not victims:
             return []
         placement = self.soon.place(p.demand)

@@ -28,27 +28,35 @@ class Victim(Protocol):
     last_preempted_at: float | None
 
 
-def eligible(victim: Victim, *, rank: int, team: str | None, reclaim: bool, borrowed: bool,
-             policy: Policy, now: float) -> bool:
+def exposed(victim: Victim, policy: Policy, now: float) -> bool:
+    """Preemptible at all now: its class allows it, past the minimum runtime and the cooldown."""
     if not policy.klass(victim.rank).preemptible:
         return False
     if now - victim.started_at < policy.min_runtime_seconds:
         return False
-    if victim.last_preempted_at is not None and now - victim.last_preempted_at < policy.cooldown_seconds:
-        return False
+    return victim.last_preempted_at is None or now - victim.last_preempted_at >= policy.cooldown_seconds
+
+
+def preference(victims: Sequence[Victim], borrowed: set[int]) -> list[Victim]:
+    """Borrowed first, then the lowest class, then the newest."""
+    return sorted(victims, key=lambda v: (v.task_id not in borrowed, -v.rank, -v.started_at, -v.task_id))
+
+
+def eligible(victim: Victim, *, rank: int, team: str | None, reclaim: bool, borrowed: bool) -> bool:
+    """May a task of class ``rank`` and ``team`` preempt an exposed ``victim``?"""
     if victim.rank > rank:
         return True
     return reclaim and borrowed and victim.rank == rank and (victim.team or "") != (team or "")
 
 
-def choose(demand: Demand, free: FreeMap, candidates: Sequence[Victim], borrowed: set[int]) -> list[Victim]:
+def choose(demand: Demand, free: FreeMap, candidates: Sequence[Victim]) -> list[Victim]:
     """Victims (in preference order) whose resources, given back to ``free``, fit ``demand``.
 
-    Per node: how many victims (in preference order) must stop for the node to fit; the
+    ``candidates`` come in preference order. Per node: how many victims must stop for the node to fit; the
     cheapest ``demand.nodes`` nodes win, then the set is trimmed. ``free`` is left with the
     chosen victims' resources given back; empty when nothing works (``free`` unchanged).
     """
-    pref = sorted(candidates, key=lambda v: (v.task_id not in borrowed, -v.rank, -v.started_at, -v.task_id))
+    pref = candidates
     index = {v.task_id: i for i, v in enumerate(pref)}
     by_node: dict[str, list[Victim]] = defaultdict(list)
     for victim in pref:
