@@ -58,33 +58,39 @@ def choose(demand: Demand, free: FreeMap, candidates: Sequence[Victim]) -> list[
     """
     pref = candidates
     index = {v.task_id: i for i, v in enumerate(pref)}
-    by_node: dict[str, list[Victim]] = defaultdict(list)
-    for victim in pref:
-        for node_id in victim.placement:
-            if node_id in free.cpus:
-                by_node[node_id].append(victim)
-    costs: list[tuple[int, int, str, list[Victim]]] = []
-    for node_id, victims in by_node.items():
-        if demand.gpu_model and demand.gpus and free.model.get(node_id) != demand.gpu_model:
-            continue
-        cpus, gpus, need = free.cpus[node_id], free.gpus[node_id], []
-        for victim in victims:
-            if cpus + EPS >= demand.cpus and gpus + EPS >= demand.gpus:
-                break
-            cpus, gpus = cpus + victim.demand.cpus, gpus + victim.demand.gpus
-            need.append(victim)
-        if need and cpus + EPS >= demand.cpus and gpus + EPS >= demand.gpus:
-            costs.append((len(need), max(index[v.task_id] for v in need), node_id, need))
     have = 0
     for _ in free.candidates(demand):
         have += 1
         if have >= demand.nodes:
             return []  # it fits already; nothing to preempt
+    wanted = demand.nodes - have
+    # Stream the victims in preference order, adding each to its nodes, until enough nodes fit
+    # with one victim each (the least possible); otherwise keep the cheapest nodes found.
+    room: dict[str, list] = {}
+    costs: list[tuple[int, int, str, list[Victim]]] = []
+    singles = 0
+    for victim in pref:
+        for node_id in victim.placement:
+            if node_id not in free.cpus or (demand.gpu_model and demand.gpus
+                                             and free.model.get(node_id) != demand.gpu_model):
+                continue
+            state = room.setdefault(node_id, [free.cpus[node_id], free.gpus[node_id], [], False])
+            if state[3]:
+                continue
+            state[0] += victim.demand.cpus
+            state[1] += victim.demand.gpus
+            state[2].append(victim)
+            if state[0] + EPS >= demand.cpus and state[1] + EPS >= demand.gpus:
+                state[3] = True
+                costs.append((len(state[2]), index[victim.task_id], node_id, state[2]))
+                singles += len(state[2]) == 1
+        if singles >= wanted:
+            break
     costs.sort(key=lambda c: c[:3])  # fewest victims, then the most preferred ones
-    if have + len(costs) < demand.nodes:
+    if len(costs) < wanted:
         return []
     chosen: list[Victim] = []
-    for *_, need in costs[: demand.nodes - have]:
+    for *_, need in costs[:wanted]:
         chosen.extend(v for v in need if v not in chosen)
     for victim in chosen:
         free.give(victim.placement, victim.demand)
