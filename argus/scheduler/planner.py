@@ -177,12 +177,10 @@ class _Pass:
             return []
         self.no_victims[key] = self.version
         rank, borrowed = p.priority_rank, self.quota.borrowed
-        pool = [r for r in self.exposed
+        pool = (r for r in self.exposed
                 if (r.rank > rank or (reclaim and r.rank == rank))
                 and r.task_id in self.candidates
-                and eligible(r, rank=rank, team=p.team, reclaim=reclaim, borrowed=r.task_id in borrowed)]
-        if not pool:
-            return []
+                and eligible(r, rank=rank, team=p.team, reclaim=reclaim, borrowed=r.task_id in borrowed))
         victims = choose(p.demand, self.soon, pool)
         if not victims:
             return []

@@ -10,8 +10,7 @@ victim is stopped that the placement does not need.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from argus.scheduler.placement import EPS, Demand, FreeMap
@@ -49,15 +48,14 @@ def eligible(victim: Victim, *, rank: int, team: str | None, reclaim: bool, borr
     return reclaim and borrowed and victim.rank == rank and (victim.team or "") != (team or "")
 
 
-def choose(demand: Demand, free: FreeMap, candidates: Sequence[Victim]) -> list[Victim]:
+def choose(demand: Demand, free: FreeMap, candidates: Iterable[Victim]) -> list[Victim]:
     """Victims (in preference order) whose resources, given back to ``free``, fit ``demand``.
 
     ``candidates`` come in preference order. Per node: how many victims must stop for the node to fit; the
     cheapest ``demand.nodes`` nodes win, then the set is trimmed. ``free`` is left with the
     chosen victims' resources given back; empty when nothing works (``free`` unchanged).
     """
-    pref = candidates
-    index = {v.task_id: i for i, v in enumerate(pref)}
+    index: dict[int, int] = {}
     have = 0
     for _ in free.candidates(demand):
         have += 1
@@ -69,7 +67,8 @@ def choose(demand: Demand, free: FreeMap, candidates: Sequence[Victim]) -> list[
     room: dict[str, list] = {}
     costs: list[tuple[int, int, str, list[Victim]]] = []
     singles = 0
-    for victim in pref:
+    for position, victim in enumerate(candidates):
+        index[victim.task_id] = position
         for node_id in victim.placement:
             if node_id not in free.cpus or (demand.gpu_model and demand.gpus
                                              and free.model.get(node_id) != demand.gpu_model):
