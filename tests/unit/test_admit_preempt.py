@@ -2,13 +2,16 @@
 
 from sqlalchemy import select
 
+from argus.cluster import ClusterRef
 from argus.db.engine import Database
 from argus.db.migrate import upgrade
 from argus.db.models import Attempt, Event, FairShareUsage, Preemption, Task
-from argus.scheduler.admit import Admitter, build_snapshot, save_usage
+from argus.ray_adapter import NodeInfo
+from argus.scheduler.admit import Admitter, build_snapshot, preview_decision, save_usage
 from argus.scheduler.planner import Node, Preempt, plan
 from argus.services.prepare import Preparer
 from argus.settings import Settings
+from taskspec import load_spec_data
 
 
 def add(session, task_id, status, priority, team, started=None, placement=("n0",)):
@@ -62,4 +65,32 @@ def test_usage_is_charged_at_admission_and_decays(tmp_path):
         assert s.get(FairShareUsage, "nlp").usage == 8.0
     later = build_snapshot(db, settings, [], True, at=1100.0)
     assert later.usage["nlp"] == 4.0
+    db.dispose()
+
+
+class _FakeCluster:
+    def nodes(self):
+        return [NodeInfo("n0", True, False, "10.0.0.2",
+                         {"CPU": 16, "GPU": 8, "argus_worker": 1000, "accelerator_type:H100": 1})]
+
+
+class _Provider:
+    def current(self):
+        return ClusterRef(_FakeCluster())
+
+
+def test_dry_run_names_the_tasks_a_realtime_task_would_preempt(tmp_path):
+    settings = Settings(state_dir=tmp_path, min_runtime_seconds=0)
+    db = Database(f"sqlite:///{tmp_path / 'a.db'}")
+    upgrade(db)
+    with db.write() as s:
+        add(s, 1, "RUNNING", "batch", "cv", started=1500.0)
+    spec = load_spec_data({"kind": "custom", "name": "rt", "priority": "realtime", "code": str(tmp_path),
+                           "command": ["python", "x.py"],
+                           "resources": {"nodes": 1, "cpus": 1, "gpus_per_node": "8(H100)"}})
+    decision = preview_decision(db, settings, _Provider(), spec)
+    assert decision["admit"] is False and decision["preempt"] == [1]
+    assert "preempting task(s) 1" in decision["reason"]
+    with db.read() as s:
+        assert s.get(Task, 1).status == "RUNNING"  # a dry run changes nothing
     db.dispose()
