@@ -52,12 +52,11 @@ class LocalRay:
         n = len(self.workers)
         argv = worker_argv(address=self.gcs_address, num_cpus=cpus, num_gpus=gpus,
                            resources=resources, temp_dir=str(self.root / "head"))  # one temp dir per host: Ray reads job logs there
-        # a busy host can take longer than 30 s to register a raylet with the GCS
-        proc = spawn(argv, env={"RAY_raylet_start_wait_time_s": "120"}, log_path=self.root / f"worker{n}.log")
+        proc = spawn(argv, log_path=self.root / f"worker{n}.log")
         self.workers.append(proc)
         return proc
 
-    def wait_workers(self, count: int, timeout: float = 240) -> None:  # a busy 2-core host is slow
+    def wait_workers(self, count: int, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.alive_workers() >= count:

@@ -67,6 +67,7 @@ def test_realtime_preempts_batch_which_resumes_from_its_checkpoint(sched_env):
     preempting = [e for e in events if e["to"] == "PREEMPTING"]
     assert preempting and f"task {rt['id']}" in preempting[0]["reason"]
     assert any(e["to"] == "QUEUED" and e["from"] == "PREEMPTING" for e in events)
+    saved_at_stop = victim["latest_step"]  # the step its SIGTERM handler saved
 
     for task in [*batch, rt, extra]:
         done = wait_status(client, task["id"], "SUCCEEDED", "FAILED", timeout=300)
@@ -76,5 +77,6 @@ def test_realtime_preempts_batch_which_resumes_from_its_checkpoint(sched_env):
     final = json.loads((Path(victim["checkpoint_dir"]) / "final.json").read_text())
     assert final["final_step"] == STEPS
     assert len(final["resumed_from"]) == 1 and final["resumed_from"][0] >= 2 * SAVE_FREQ
+    assert final["resumed_from"][0] >= saved_at_stop - SAVE_FREQ  # at most one save interval lost
     print(f"realtime RUNNING {to_running:.1f}s after submit; victim resumed from step "
           f"{final['resumed_from'][0]}")
