@@ -1,3 +1,11 @@
+from sqlalchemy import select
+
+from argus.db.engine import Database
+from argus.db.migrate import upgrade
+from argus.db.models import QuotaLoan
+from argus.scheduler.loans import open_loans, rebalance_now
+from argus.scheduler.placement import Demand
+from argus.scheduler.planner import Running, Snapshot
 from argus.scheduler.policy import FlavorQuota, Policy, Team
 from argus.scheduler.rebalance import Lend, Loan, Revert, apply_loans, rebalance
 
@@ -24,3 +32,20 @@ def test_loan_is_reverted_when_the_lender_needs_it_back_and_folds_into_quota():
     assert apply_loans(policy(), loans).teams["nlp"].quota["H100"].nominal == 22
     changes = rebalance(policy(), {("nlp", "H100"): 10, ("cv", "H100"): 10}, loans)
     assert changes == [Revert(7, changes[0].reason)]
+
+
+def test_rebalance_step_is_recorded_and_folded_into_the_quota(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'r.db'}")
+    upgrade(db)
+    busy = [Running(i, (f"n{i}",), Demand(1, 1, 8, "H100"), 2, "nlp") for i in range(2)]
+    rebalance_now(db, policy(), Snapshot([], busy, []), 0.2)
+    loans = open_loans(db)
+    assert [(loan.lender, loan.borrower, loan.amount) for loan in loans] == [("cv", "nlp", 8.0)]
+    assert apply_loans(policy(), loans).teams["cv"].quota["H100"].nominal == 8
+    busy_cv = [Running(9, ("n9",), Demand(1, 1, 8, "H100"), 2, "cv")]
+    rebalance_now(db, policy(), Snapshot([], busy_cv, []), 0.2)  # cv needs it back
+    assert open_loans(db) == []
+    with db.read() as s:
+        row = s.scalars(select(QuotaLoan)).one()
+        assert row.reverted_at is not None and "loan returned" in row.reason
+    db.dispose()
