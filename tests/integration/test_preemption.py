@@ -11,6 +11,8 @@ import pytest
 from api.app import create_app
 from argus.client import ArgusClient
 from argus.cluster import StaticCluster
+from argus.db.engine import Database
+from argus.db.models import Task
 from argus.settings import Settings
 from tests.conftest import ServerThread
 from tests.integration.conftest import EXAMPLES, wait_all_terminal, wait_for, wait_status
@@ -27,6 +29,7 @@ def sched_env(local_ray, tmp_path_factory):
                         stop_wait_seconds=GRACE, ray_address=local_ray.dashboard_url,
                         min_runtime_seconds=1, preempt_cooldown_seconds=1)
     app = create_app(settings, provider=StaticCluster(local_ray.dashboard_url))
+    _start_ids_at(settings, 50_000)
     with ServerThread(app) as server:
         client = ArgusClient(server.url)
         yield client
@@ -35,6 +38,17 @@ def sched_env(local_ray, tmp_path_factory):
                 client.cancel(task["id"])
         wait_all_terminal(client)
         client.close()
+
+
+def _start_ids_at(settings: Settings, first: int) -> None:
+    """Other modules' servers share this Ray cluster and also number tasks from 1; submission ids
+    (argus-<task>-<attempt>) must not collide, or one server adopts the other's job."""
+    db = Database(settings.database_url)
+    with db.write() as session:
+        session.add(Task(id=first - 1, name="id-floor", kind="custom", priority="batch", status="CANCELLED",
+                         reason="placeholder", spec={}, spec_text="", checkpoint_dir="", created_at=0.0,
+                         updated_at=0.0, queued_at=0.0))
+    db.dispose()
 
 
 def train(name: str, priority: str, steps: int, sleep: float) -> dict:
