@@ -44,6 +44,31 @@ class Settings(BaseSettings):
         default_factory=lambda: ["realtime", "online", "batch"],
         description="Priority classes, highest first (JSON list).",
     )
+    priority_classes: dict[str, dict] = Field(
+        default_factory=dict,
+        description='Per class, JSON: {"batch": {"grace_seconds": 60, "may_preempt": true, '
+                    '"preemptible": true}}; unset keys keep the defaults (docs/scheduling.md).',
+    )
+    teams: dict[str, dict] = Field(
+        default_factory=dict,
+        description='Teams, JSON: {"nlp": {"weight": 1, "quota": {"H100": {"nominal": 16, '
+                    '"borrowing_limit": 8, "lending_limit": 8}}}}; a team not listed is not limited.',
+    )
+    fair_share_half_life_seconds: float = Field(default=3600.0, ge=0, description="Usage half-life.")
+    age_weight: float = Field(default=0.5, ge=0, description="Weight of the age factor (fair share: 1).")
+    age_cap_seconds: float = Field(default=3600.0, ge=0, description="The age factor stops growing here.")
+    max_wait_seconds: float = Field(
+        default=6 * 3600.0, ge=0, description="Past this wait a task goes first and holds nodes (0: off)."
+    )
+    min_runtime_seconds: float = Field(default=60.0, ge=0, description="Not preempted before this runtime.")
+    preempt_cooldown_seconds: float = Field(
+        default=300.0, ge=0, description="Not preempted again within this time of its last preemption."
+    )
+    preemption: bool = Field(default=True, description="Whether the planner may preempt at all.")
+    rebalance_threshold: float = Field(
+        default=0.2, ge=0, le=1, description="Lend quota when two teams' utilisation differs by more."
+    )
+    rebalance_period_seconds: float = Field(default=600.0, ge=0, description="0: never rebalance.")
     host: str = Field(default="127.0.0.1", description="API bind address.")
     port: int = Field(default=8080, description="API port.")
     embed_scheduler: bool = Field(
@@ -51,7 +76,8 @@ class Settings(BaseSettings):
     )
     tick_seconds: float = Field(default=1.0, gt=0, description="Scheduler loop period.")
     stop_wait_seconds: int = Field(
-        default=30, ge=1, description="RAY_JOB_STOP_WAIT_TIME_S given to every job."
+        default=30, ge=1,
+        description="RAY_JOB_STOP_WAIT_TIME_S for a class with no grace_seconds of its own.",
     )
     worker_resource: str = Field(
         default="argus_worker", description="Custom resource every worker node advertises."
@@ -59,7 +85,7 @@ class Settings(BaseSettings):
     log_format: str = Field(default="text", description="text or json.")
     log_level: str = Field(default="INFO")
 
-    @field_validator("verl_trees", mode="before")
+    @field_validator("verl_trees", "priority_classes", "teams", mode="before")
     @classmethod
     def _parse_trees(cls, value: object) -> object:
         if isinstance(value, str):

@@ -41,7 +41,8 @@ def task_block(task: dict[str, Any]) -> None:
     gpus = f"{res['gpus_per_node']:g}" + (f" {res['gpu_model']}" if res.get("gpu_model") else "")
     lines = [
         ("id", task["id"]), ("name", task["name"]), ("kind", task["kind"]),
-        ("priority", task["priority"]), ("status", task["status"]), ("reason", task["reason"]),
+        ("priority", task["priority"]), ("team", task.get("team") or "-"),
+        ("status", task["status"]), ("reason", task["reason"]),
         ("attempts", f"{task['attempts']}/{task['max_attempts']}"),
         ("preemptions", task["preemptions"]),
         ("latest step", task["latest_step"] if task["latest_step"] is not None else "-"),

@@ -79,6 +79,8 @@ def _print_dry_run(result: dict, output: str) -> None:
         click.echo(f"python: {result['runtime_env']['py_executable']}")
     decision = result["decision"]
     click.echo(f"decision: {'admit now' if decision['admit'] else 'wait'} — {decision['reason']}")
+    if decision.get("preempt"):
+        click.echo("would preempt: " + ", ".join(f"task {t}" for t in decision["preempt"]))
 
 
 def follow_task(client: ArgusClient, task_id: int, *, quiet: bool = False,

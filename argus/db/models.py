@@ -1,4 +1,4 @@
-"""Tables: tasks, attempts, events. Times are UTC seconds since the epoch (floats)."""
+"""Tables: tasks, attempts, events; fair-share usage, preemptions, quota loans. Times are UTC seconds since the epoch (floats)."""
 
 from __future__ import annotations
 
@@ -77,3 +77,41 @@ class Event(Base):
     to_status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text, default="")
     actor: Mapped[str] = mapped_column(String(64), default="system")
+
+
+class FairShareUsage(Base):
+    """A team's fair-share usage (GPUs admitted, decayed with the half-life) as of ``updated_at``."""
+
+    __tablename__ = "fair_share_usage"
+
+    team: Mapped[str] = mapped_column(String(64), primary_key=True)
+    usage: Mapped[float] = mapped_column(Float, default=0.0)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class Preemption(Base):
+    """Every preemption decision, with the task it made room for."""
+
+    __tablename__ = "preemptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ts: Mapped[float] = mapped_column(Float)
+    victim_task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), index=True)
+    victim_attempt: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    preemptor_task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class QuotaLoan(Base):
+    """A rebalancing change: ``amount`` of ``flavor`` quota lent by one team to another."""
+
+    __tablename__ = "quota_loans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ts: Mapped[float] = mapped_column(Float)
+    lender: Mapped[str] = mapped_column(String(64))
+    borrower: Mapped[str] = mapped_column(String(64))
+    flavor: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    reverted_at: Mapped[float | None] = mapped_column(Float, nullable=True)

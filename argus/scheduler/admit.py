@@ -11,14 +11,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from argus.db.engine import Database
-from argus.db.models import Attempt, Task
+from argus.db.models import Attempt, FairShareUsage, Preemption, Task
 from argus.db.store import now, transition, update_attempt
 from argus.errors import JobAlreadyExists, JobNotFound, JobRejected, RayError, RayUnavailable
 from argus.ray_adapter import NodeInfo, RayCluster
-from argus.scheduler.planner import Admit, Demand, Node, Pending, Policy, Running, Snapshot, Wait, plan
+from argus.scheduler.fairshare import accrue, charge_of, decay
+from argus.scheduler.planner import Admit, Demand, Node, Pending, Preempt, Running, Snapshot, Wait, plan
+from argus.scheduler.loans import open_loans, rebalance_now
+from argus.scheduler.policy import Policy, policy_from_settings
+from argus.scheduler.rebalance import apply_loans
 from argus.scheduler.reconcile import load_live
 from argus.services.prepare import Preparer
 from argus.settings import Settings
@@ -44,8 +48,11 @@ def _demand(task: Task) -> Demand:
     return Demand(task.nodes, task.cpus_per_node, task.gpus_per_node, task.gpu_model)
 
 
-def build_snapshot(db: Database, settings: Settings, nodes: list[Node], reachable: bool) -> Snapshot:
-    rank = {name: i for i, name in enumerate(settings.priorities)}
+def build_snapshot(db: Database, settings: Settings, nodes: list[Node], reachable: bool,
+                   policy: Policy | None = None, at: float | None = None) -> Snapshot:
+    """Everything the planner needs, read in one short transaction."""
+    policy = policy or policy_from_settings(settings)
+    ts = now() if at is None else at
     with db.read() as session:
         active = session.execute(
             select(Task, Attempt)
@@ -53,10 +60,40 @@ def build_snapshot(db: Database, settings: Settings, nodes: list[Node], reachabl
             .where(Task.status.in_([s.value for s in ACTIVE]))
         ).all()
         queued = session.scalars(select(Task).where(Task.status == S.QUEUED.value)).all()
-        running = [Running(t.id, tuple(a.placement or ()), _demand(t)) for t, a in active]
-        pending = [Pending(t.id, rank.get(t.priority, len(rank)), t.queued_at, _demand(t), t.team)
+        last_preempted = dict(session.execute(
+            select(Preemption.victim_task_id, func.max(Preemption.ts))
+            .where(Preemption.victim_task_id.in_([t.id for t, _ in active]))
+            .group_by(Preemption.victim_task_id)).all())
+        usage = {row.team: decay(row.usage, ts - row.updated_at, policy.half_life_seconds)
+                 for row in session.scalars(select(FairShareUsage))}
+        running = [Running(t.id, tuple(a.placement or ()), _demand(t), policy.rank_of(t.priority), t.team,
+                           a.started_at or a.created_at,
+                           preempting=t.status in (S.PREEMPTING.value, S.CANCELLING.value),
+                           last_preempted_at=last_preempted.get(t.id))
+                   for t, a in active]
+        pending = [Pending(t.id, policy.rank_of(t.priority), t.queued_at, _demand(t), t.team)
                    for t in queued]
-    return Snapshot(nodes=nodes, running=running, pending=pending, cluster_reachable=reachable)
+    return Snapshot(nodes=nodes, running=running, pending=pending, cluster_reachable=reachable,
+                    now=ts, usage=usage)
+
+
+def save_usage(db: Database, policy: Policy, snapshot: Snapshot, admitted: list[Pending]) -> None:
+    """Persist fair-share usage: decayed, the running tasks accrued, admissions charged at once."""
+    with db.write() as session:
+        rows = {row.team: row for row in session.scalars(select(FairShareUsage))}
+        stored = {team: row.usage for team, row in rows.items()}
+        elapsed = {team: snapshot.now - row.updated_at for team, row in rows.items()}
+        usage = {team: decay(stored[team], elapsed[team], policy.half_life_seconds) for team in stored}
+        since = min(elapsed.values(), default=0.0)
+        usage = accrue(usage, [(r.team, r.demand) for r in snapshot.running if not r.preempting],
+                       since, policy.half_life_seconds) if since > 0 else usage
+        for p in admitted:
+            usage[p.team or ""] = usage.get(p.team or "", 0.0) + charge_of(p.demand)
+        for team, value in usage.items():
+            if team in rows:
+                rows[team].usage, rows[team].updated_at = value, snapshot.now
+            else:
+                session.add(FairShareUsage(team=team, usage=value, updated_at=snapshot.now))
 
 
 class Admitter:
@@ -64,7 +101,8 @@ class Admitter:
         self.db = db
         self.settings = settings
         self.preparer = preparer
-        self.policy = policy
+        self.policy = policy or policy_from_settings(settings)
+        self._rebalanced_at = 0.0
 
     def run(self, cluster: RayCluster | None, epoch: int | None, why_not: str = "") -> None:
         nodes: list[Node] = []
@@ -77,13 +115,47 @@ class Admitter:
                 reachable = False
         if cluster is not None and reachable:
             self.retry_submitting(cluster, epoch)
-        snapshot = build_snapshot(self.db, self.settings, nodes, reachable)
-        for decision in plan(snapshot, self.policy):
+        policy = self.current_policy()
+        snapshot = build_snapshot(self.db, self.settings, nodes, reachable, policy)
+        pending = {p.task_id: p for p in snapshot.pending}
+        admitted: list[Pending] = []
+        for decision in plan(snapshot, policy):
             if isinstance(decision, Wait):
                 reason = decision.reason if reachable or not why_not else f"waiting for the Ray cluster: {why_not}"
                 self._set_reason(decision.task_id, reason)
+            elif isinstance(decision, Preempt):
+                self.preempt(decision)
             elif isinstance(decision, Admit) and cluster is not None:
-                self.admit(cluster, epoch, decision)
+                if self.admit(cluster, epoch, decision):
+                    admitted.append(pending[decision.task_id])
+        if reachable:
+            save_usage(self.db, self.policy, snapshot, admitted)
+
+    def current_policy(self) -> Policy:
+        """The policy with open quota loans folded in; rebalances first when the period is up."""
+        period = self.settings.rebalance_period_seconds
+        if not self.policy.teams or period <= 0:
+            return self.policy
+        if now() - self._rebalanced_at >= period:
+            self._rebalanced_at = now()
+            snapshot = build_snapshot(self.db, self.settings, [], True, self.policy)
+            rebalance_now(self.db, self.policy, snapshot, self.settings.rebalance_threshold)
+        return apply_loans(self.policy, open_loans(self.db))
+
+    def preempt(self, decision: Preempt) -> bool:
+        """RUNNING/SUBMITTED → PREEMPTING; the reconciler stops the Ray job and requeues the task."""
+        with self.db.write() as session:
+            task = session.get(Task, decision.victim_task_id)
+            if task is None or task.status not in (S.RUNNING.value, S.SUBMITTED.value):
+                return False
+            if not transition(session, task.id, S(task.status), S.PREEMPTING, attempt=task.attempts,
+                              reason=decision.reason, actor="scheduler"):
+                return False
+            session.add(Preemption(ts=now(), victim_task_id=task.id, victim_attempt=task.attempts,
+                                   preemptor_task_id=decision.preemptor_task_id, reason=decision.reason))
+            log.info("task %s attempt %s: preempting for task %s: %s", task.id, task.attempts,
+                     decision.preemptor_task_id, decision.reason)
+            return True
 
     def _set_reason(self, task_id: int, reason: str) -> None:
         with self.db.write() as session:
@@ -93,10 +165,11 @@ class Admitter:
                 .values(reason=reason)
             )
 
-    def admit(self, cluster: RayCluster, epoch: int | None, decision: Admit) -> None:
+    def admit(self, cluster: RayCluster, epoch: int | None, decision: Admit) -> bool:
         claimed = self.claim(decision, cluster.address, epoch)
         if claimed is not None:
             self.submit(cluster, *claimed)
+        return claimed is not None
 
     def claim(self, decision: Admit, address: str, epoch: int | None):  # noqa: ANN201
         with self.db.write() as session:
@@ -114,7 +187,8 @@ class Admitter:
             argv = request.argv
             sid = f"argus-{task.id}-{number}"
             if not transition(session, task.id, S.QUEUED, S.SUBMITTING, attempt=number,
-                              reason=f"admitted on {len(decision.placement)} node(s)",
+                              reason=f"admitted on {len(decision.placement)} node(s)"
+                                     + (" on borrowed quota" if decision.borrowed else ""),
                               attempts=number, argv=argv):
                 return None
             session.add(Attempt(task_id=task.id, number=number, submission_id=sid,
@@ -193,18 +267,20 @@ def preview_decision(db: Database, settings: Settings, provider, spec) -> dict: 
             nodes = worker_nodes(ref.cluster.nodes(), settings.worker_resource)
         except RayError:
             reachable = False
-    snapshot = build_snapshot(db, settings, nodes, reachable)
+    policy = policy_from_settings(settings)
+    snapshot = build_snapshot(db, settings, nodes, reachable, policy)
     gpus = spec.resources.gpus_per_node
-    rank = {name: i for i, name in enumerate(settings.priorities)}
-    probe = Pending(0, rank.get(spec.priority, len(rank)), float("inf"),
+    probe = Pending(0, policy.rank_of(spec.priority), snapshot.now,
                     Demand(spec.resources.nodes, spec.resources.cpus,
                            0.0 if gpus.shared else gpus.count, gpus.model), spec.team)
     snapshot = Snapshot(snapshot.nodes, snapshot.running, [*snapshot.pending, probe],
-                        snapshot.cluster_reachable)
-    for decision in plan(snapshot):
-        if decision.task_id == 0:
+                        snapshot.cluster_reachable, snapshot.now, snapshot.usage)
+    decisions = plan(snapshot, policy)
+    victims = [d.victim_task_id for d in decisions if isinstance(d, Preempt) and d.preemptor_task_id == 0]
+    for decision in decisions:
+        if isinstance(decision, (Admit, Wait)) and decision.task_id == 0:
             if isinstance(decision, Admit):
-                return {"admit": True, "placement": list(decision.placement),
+                return {"admit": True, "placement": list(decision.placement), "preempt": [],
                         "reason": f"would start now on {len(decision.placement)} node(s)"}
-            return {"admit": False, "placement": [], "reason": decision.reason}
-    return {"admit": False, "placement": [], "reason": "unknown"}
+            return {"admit": False, "placement": [], "preempt": victims, "reason": decision.reason}
+    return {"admit": False, "placement": [], "preempt": [], "reason": "unknown"}

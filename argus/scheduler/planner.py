@@ -1,47 +1,29 @@
-"""The pure planner: ``plan(snapshot) -> decisions``. No DB, no Ray, no clock.
+"""The pure planner: ``plan(snapshot, policy) -> decisions``. No DB, no Ray, no clock.
 
-Admission is gang-aware: a task needing ``nodes`` nodes is admitted only when that many
-distinct worker nodes each have the per-node resources free; it is never started partly.
-Free resources are Argus's own account (node totals minus what Argus admitted), because a
-verl driver reserves no GPUs and verl places its GPU groups itself.
-
-A ``Policy`` orders the queue; the default orders by priority class, then age. Later
-policies (quotas, fair share, preemption) plug in by implementing ``Policy``.
+One pass, in order: tasks past the maximum wait go right after the top class; otherwise by
+priority class, and within a class by fair share (decayed team usage / weight, charged at
+admission) plus an age factor, then age. For each task: team quota (borrowing idle quota of
+other teams within limits), then a gang placement on ``nodes`` distinct nodes of the right
+flavor; if none is free and the class may preempt, the smallest set of eligible lower-class
+(or borrowed) tasks is preempted and the room they free is held for the preemptor. Every
+task left waiting gets a reason a researcher understands. See docs/scheduling.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import heapq
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
-EPS = 1e-9
+from argus.scheduler.fairshare import FairShare
+from argus.scheduler.placement import Demand, FreeMap, Node, explain, num
+from argus.scheduler.policy import Policy
+from argus.scheduler.preempt import choose, eligible, exposed, preference
+from argus.scheduler.quota import QuotaBook
 
-
-@dataclass(frozen=True)
-class Demand:
-    """What a task needs on each of ``nodes`` distinct nodes."""
-
-    nodes: int = 1
-    cpus: float = 1.0
-    gpus: float = 0.0
-    gpu_model: str | None = None
-
-    def describe(self) -> str:
-        per_node = [f"{_num(self.cpus)} CPU"]
-        if self.gpus:
-            per_node.insert(0, f"{_num(self.gpus)} {self.gpu_model + ' ' if self.gpu_model else ''}GPU")
-        noun = "node" if self.nodes == 1 else "nodes"
-        return f"{self.nodes} {noun} with {' and '.join(per_node)} free each"
-
-
-@dataclass(frozen=True)
-class Node:
-    node_id: str
-    cpus: float
-    gpus: float
-    gpu_model: str | None = None
-    alive: bool = True
+__all__ = ["Admit", "Demand", "Node", "Pending", "Policy", "Preempt", "Running", "Snapshot",
+           "Wait", "plan"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +31,11 @@ class Running:
     task_id: int
     placement: tuple[str, ...]
     demand: Demand
+    rank: int = 0
+    team: str | None = None
+    started_at: float = 0.0  # when the attempt was admitted
+    preempting: bool = False  # already told to stop: its room frees soon
+    last_preempted_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -66,12 +53,15 @@ class Snapshot:
     running: Sequence[Running]
     pending: Sequence[Pending]
     cluster_reachable: bool = True
+    now: float = 0.0
+    usage: Mapping[str, float] = field(default_factory=dict)  # team -> decayed usage at ``now``
 
 
 @dataclass(frozen=True)
 class Admit:
     task_id: int
     placement: tuple[str, ...]
+    borrowed: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,106 +70,161 @@ class Wait:
     reason: str
 
 
-Decision = Admit | Wait
+@dataclass(frozen=True)
+class Preempt:
+    victim_task_id: int
+    preemptor_task_id: int
+    reason: str
 
 
-class Policy(Protocol):
-    def order(self, pending: Sequence[Pending]) -> list[Pending]: ...
+Decision = Admit | Wait | Preempt
 
 
-class PriorityFifo:
-    """Priority class first, then the time the task joined the queue, then its id."""
-
-    def order(self, pending: Sequence[Pending]) -> list[Pending]:
-        return sorted(pending, key=lambda p: (p.priority_rank, p.queued_at, p.task_id))
-
-
-@dataclass
-class FreeMap:
-    """Free CPUs and GPUs per alive node, after what Argus has admitted."""
-
-    cpus: dict[str, float] = field(default_factory=dict)
-    gpus: dict[str, float] = field(default_factory=dict)
-    model: dict[str, str | None] = field(default_factory=dict)
-
-    @classmethod
-    def build(cls, nodes: Iterable[Node], running: Iterable[Running]) -> FreeMap:
-        free = cls()
-        for node in nodes:
-            if node.alive:
-                free.cpus[node.node_id] = node.cpus
-                free.gpus[node.node_id] = node.gpus
-                free.model[node.node_id] = node.gpu_model
-        for run in running:
-            free.take(run.placement, run.demand)
-        return free
-
-    def take(self, placement: Iterable[str], demand: Demand) -> None:
-        for node_id in placement:
-            if node_id in self.cpus:
-                self.cpus[node_id] -= demand.cpus
-                self.gpus[node_id] -= demand.gpus
-
-    def fits(self, node_id: str, demand: Demand) -> bool:
-        if demand.gpu_model and demand.gpus and self.model.get(node_id) != demand.gpu_model:
-            return False
-        return (
-            self.cpus[node_id] + EPS >= demand.cpus and self.gpus[node_id] + EPS >= demand.gpus
-        )
-
-    def place(self, demand: Demand) -> tuple[str, ...] | None:
-        """Best fit: the fullest nodes that still fit, so large holes stay open for gangs."""
-        fitting = [n for n in self.cpus if self.fits(n, demand)]
-        if len(fitting) < demand.nodes:
-            return None
-        fitting.sort(key=lambda n: (self.gpus[n] - demand.gpus, self.cpus[n] - demand.cpus, n))
-        return tuple(fitting[: demand.nodes])
+def order(pending: Sequence[Pending], policy: Policy, fs: FairShare, now: float) -> Iterator[Pending]:
+    """Yield pending tasks best first; reads ``fs`` live, so an admission's charge counts at once."""
+    starved = sorted((p for p in pending if now - p.queued_at >= policy.max_wait_seconds > 0),
+                     key=lambda p: (p.queued_at, p.task_id))
+    starved_ids = {p.task_id for p in starved}
+    classes: dict[int, dict[str, list[Pending]]] = defaultdict(lambda: defaultdict(list))
+    for p in pending:
+        if p.task_id not in starved_ids:
+            classes[p.priority_rank][p.team or ""].append(p)
+    ranks = sorted(classes)
+    if ranks and ranks[0] == 0:
+        yield from _by_share(classes.pop(0), fs, now)
+    yield from starved
+    for rank in sorted(classes):
+        yield from _by_share(classes[rank], fs, now)
 
 
-def explain(free: FreeMap, nodes: Sequence[Node], demand: Demand) -> str:
-    """Why ``demand`` does not fit now, in words a researcher understands."""
-    alive = [n for n in nodes if n.alive]
-    if not alive:
-        return "waiting for worker nodes: none has joined the cluster"
-    want = f"needs {demand.describe()}"
-    capable = [n for n in alive if _could_ever_fit(n, demand)]
-    if len(capable) < demand.nodes:
-        kind = f"{demand.gpu_model} " if demand.gpu_model and demand.gpus else ""
-        return (
-            f"{want}; the cluster has {len(capable)} node(s) that big "
-            f"(of {len(alive)} worker node(s)) — larger than the cluster, waiting for "
-            f"{kind}capacity to join"
-        )
-    fitting = sum(1 for n in free.cpus if free.fits(n, demand))
-    if demand.gpus:
-        most = max((free.gpus[n.node_id] for n in capable), default=0.0)
-        return f"{want}; {fitting} node(s) have that now (the most free GPUs on any node: {_num(most)})"
-    most = max((free.cpus[n.node_id] for n in capable), default=0.0)
-    return f"{want}; {fitting} node(s) have that now (the most free CPUs on any node: {_num(most)})"
+def _by_share(teams: dict[str, list[Pending]], fs: FairShare, now: float) -> Iterator[Pending]:
+    queues = {team: sorted(tasks, key=lambda p: (p.queued_at, p.task_id), reverse=True)
+              for team, tasks in teams.items()}
+    while queues:
+        # within a team the oldest is best; across teams the fair-share + age priority decides
+        team = max(queues, key=lambda t: (fs.priority(t or None, now - queues[t][-1].queued_at),
+                                          -queues[t][-1].queued_at, -queues[t][-1].task_id))
+        yield queues[team].pop()
+        if not queues[team]:
+            del queues[team]
 
 
-def _could_ever_fit(node: Node, demand: Demand) -> bool:
-    if demand.gpu_model and demand.gpus and node.gpu_model != demand.gpu_model:
-        return False
-    return node.cpus + EPS >= demand.cpus and node.gpus + EPS >= demand.gpus
+class _Pass:
+    """The state of one planning pass: free room now and soon, quota use, fair-share use."""
+
+    def __init__(self, snapshot: Snapshot, policy: Policy):
+        self.snapshot, self.policy, self.now = snapshot, policy, snapshot.now
+        running = snapshot.running
+        self.free = FreeMap.build(snapshot.nodes, [(r.placement, r.demand) for r in running])
+        self.soon = self.free.copy()  # after the tasks already told to stop have stopped
+        self.stopping = 0
+        for r in running:
+            if r.preempting:
+                self.soon.give(r.placement, r.demand)
+                self.stopping += 1
+        self.quota = QuotaBook(policy, running)
+        self.candidates = {r.task_id: r for r in running if not r.preempting}
+        self.exposed = preference([r for r in self.candidates.values() if exposed(r, policy, self.now)],
+                                  self.quota.borrowed)
+        weights = {name: policy.weight(name) for name in policy.teams}
+        self.fs = FairShare(snapshot.usage, weights, policy.fair_share_weight, policy.age_weight,
+                            policy.age_cap_seconds)
+        self.version = 0  # bumps whenever room is given back; keys the failure cache
+        self.failed: dict[Demand, tuple[int, str]] = {}
+        self.no_victims: dict[tuple, int] = {}  # (demand, rank, team, reclaim) -> version
+        self.waiting_by_rank: dict[int, int] = defaultdict(int)
+
+    def hold(self, placement: tuple[str, ...], demand: Demand) -> None:
+        self.free.take(placement, demand)
+        self.soon.take(placement, demand)
+
+    def decide(self, p: Pending) -> list[Decision]:
+        d = p.demand
+        ok, borrows, why = self.quota.check(p.team, d)
+        if not ok:
+            return [Wait(p.task_id, why)]
+        cached = self.failed.get(d)
+        if cached is None or cached[0] != self.version:
+            placement = self.free.place(d)
+            if placement is not None:
+                self.hold(placement, d)
+                self.quota.add(p.team, d)
+                self.fs.charge(p.team, d)
+                return [Admit(p.task_id, placement, borrows)]
+            placement = self.soon.place(d)
+            if placement is not None:
+                self.hold(placement, d)
+                return [Wait(p.task_id, f"waiting for {self.stopping} preempted task(s) to stop "
+                                        "and free its nodes")]
+        decisions = self.preempt(p)
+        if decisions:
+            return decisions
+        reason = cached[1] if cached and cached[0] == self.version else explain(self.free, self.snapshot.nodes, d)
+        self.failed[d] = (self.version, reason)
+        if self.now - p.queued_at >= self.policy.max_wait_seconds > 0:
+            self.reserve(d)
+            hours = num(round(self.policy.max_wait_seconds / 3600, 2))
+            reason += f"; waited past the maximum of {hours} h, so nodes are held for it"
+        return [Wait(p.task_id, reason)]
+
+    def preempt(self, p: Pending) -> list[Decision]:
+        cls = self.policy.klass(p.priority_rank)
+        if not (self.policy.preemption and cls.may_preempt):
+            return []
+        reclaim = self.quota.within_nominal(p.team, p.demand)
+        key = (p.demand, p.priority_rank, p.team if reclaim else None, reclaim)
+        if self.no_victims.get(key) == self.version:
+            return []
+        self.no_victims[key] = self.version
+        rank, borrowed = p.priority_rank, self.quota.borrowed
+        pool = (r for r in self.exposed
+                if (r.rank > rank or (reclaim and r.rank == rank))
+                and r.task_id in self.candidates
+                and eligible(r, rank=rank, team=p.team, reclaim=reclaim, borrowed=r.task_id in borrowed))
+        victims = choose(p.demand, self.soon, pool)
+        if not victims:
+            return []
+        placement = self.soon.place(p.demand)
+        assert placement is not None
+        self.hold(placement, p.demand)
+        self.version += 1
+        out: list[Decision] = []
+        for v in victims:
+            del self.candidates[v.task_id]
+            self.quota.remove(v.team, v.demand)
+            how = "it runs on borrowed quota of team " + (v.team or "-") if v.task_id in self.quota.borrowed \
+                else f"it is {self.policy.klass(v.rank).name}, below {cls.name}"
+            out.append(Preempt(v.task_id, p.task_id,
+                               f"preempted for task {p.task_id} ({cls.name}, team {p.team or '-'}): {how}"))
+        self.stopping += len(victims)
+        ids = ", ".join(str(v.task_id) for v in victims)
+        out.append(Wait(p.task_id, f"preempting task(s) {ids} to make room; they get "
+                                   f"{max(self.policy.klass(v.rank).grace_seconds for v in victims)} s to save a checkpoint"))
+        return out
+
+    def reserve(self, d: Demand) -> None:
+        """Hold the best nodes of a starved task so smaller work cannot keep filling them."""
+        nodes = heapq.nsmallest(d.nodes, (n for n in self.free.cpus
+                                          if not (d.gpu_model and d.gpus) or self.free.model[n] == d.gpu_model),
+                                key=lambda n: (-self.free.gpus[n], -self.free.cpus[n], n))
+        for n in nodes:
+            self.hold((n,), Demand(1, max(self.free.cpus[n], 0.0), max(self.free.gpus[n], 0.0)))
 
 
 def plan(snapshot: Snapshot, policy: Policy | None = None) -> list[Decision]:
-    """Admit what fits, in policy order; every task left waiting gets a reason."""
-    policy = policy or PriorityFifo()
+    """Admit what fits and preempt what must yield, in policy order; every waiting task gets a reason."""
+    policy = policy or Policy()
     if not snapshot.cluster_reachable:
         return [Wait(p.task_id, "waiting for the Ray cluster: its head is unreachable") for p in snapshot.pending]
-    free = FreeMap.build(snapshot.nodes, snapshot.running)
+    state = _Pass(snapshot, policy)
     decisions: list[Decision] = []
-    for pending in policy.order(snapshot.pending):
-        placement = free.place(pending.demand)
-        if placement is None:
-            decisions.append(Wait(pending.task_id, explain(free, snapshot.nodes, pending.demand)))
-            continue
-        free.take(placement, pending.demand)
-        decisions.append(Admit(pending.task_id, placement))
+    for p in order(snapshot.pending, policy, state.fs, snapshot.now):
+        out = state.decide(p)
+        wait = out[-1]
+        if isinstance(wait, Wait):
+            higher = sum(n for rank, n in state.waiting_by_rank.items() if rank < p.priority_rank)
+            if higher and "preempting" not in wait.reason:
+                out[-1] = Wait(p.task_id, f"{wait.reason}; behind {higher} task(s) of higher priority")
+            state.waiting_by_rank[p.priority_rank] += 1
+        decisions.extend(out)
     return decisions
-
-
-def _num(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"

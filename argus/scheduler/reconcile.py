@@ -34,7 +34,7 @@ class Live:
     epoch: int | None
     stop_requested: bool
     checkpoint_dir: str
-    attempts: int
+    attempts: int  # attempts that count against the retry budget (preemptions do not)
     max_attempts: int
 
 
@@ -47,7 +47,7 @@ def load_live(db: Database, statuses: frozenset[TaskStatus] = FOLLOWED) -> list[
         ).all()
         return [
             Live(t.id, S(t.status), a.id, a.number, a.submission_id, a.cluster_epoch,
-                 a.stop_requested_at is not None, t.checkpoint_dir, t.attempts, t.max_attempts)
+                 a.stop_requested_at is not None, t.checkpoint_dir, t.attempts - t.preemptions, t.max_attempts)
             for t, a in rows
         ]
 

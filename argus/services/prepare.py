@@ -13,6 +13,7 @@ from pathlib import Path
 
 from argus import verl_tree
 from argus.errors import InvalidSpec
+from argus.scheduler.policy import grace_seconds
 from argus.settings import Settings
 from taskspec import (
     CompileContext,
@@ -113,7 +114,7 @@ class Preparer:
             task_id=task_id,
             attempt=attempt,
             checkpoint_dir=checkpoint_dir,
-            stop_wait_s=self.settings.stop_wait_seconds,
+            stop_wait_s=grace_seconds(self.settings, spec.priority),
             worker_resource=self.settings.worker_resource,
             verl_tree=tree,
         )

@@ -18,8 +18,8 @@ def test_gang_admission_needs_distinct_nodes_with_room_on_each():
                     [pending(1, nodes=2, gpus=4, gpu_model="H100")])
     decision = plan(snap)[0]
     assert isinstance(decision, Wait)
-    assert "needs 2 nodes with 4 H100 GPU" in decision.reason
-    assert "the most free GPUs on any node: 8" in decision.reason
+    assert decision.reason.startswith("needs 2 nodes with 4 free H100 each")
+    assert "the most free on any node is 8" in decision.reason
     snap = Snapshot(nodes(3), snap.running, snap.pending)
     decision = plan(snap)[0]
     assert isinstance(decision, Admit) and len(set(decision.placement)) == 2

@@ -1,0 +1,167 @@
+"""Free capacity per node, indexed by GPU model and free-GPU count, and gang placement.
+
+Free resources are Argus's own account (node totals minus what Argus admitted), because a
+verl driver reserves no GPUs and verl places its GPU groups itself.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class Demand:
+    """What a task needs on each of ``nodes`` distinct nodes."""
+
+    nodes: int = 1
+    cpus: float = 1.0
+    gpus: float = 0.0
+    gpu_model: str | None = None
+
+    def describe(self) -> str:
+        per_node = [f"{num(self.cpus)} CPU"]
+        if self.gpus:
+            per_node.insert(0, f"{num(self.gpus)} {self.gpu_model + ' ' if self.gpu_model else ''}GPU")
+        noun = "node" if self.nodes == 1 else "nodes"
+        return f"{self.nodes} {noun} with {' and '.join(per_node)} free each"
+
+    @property
+    def total_gpus(self) -> float:
+        return self.gpus * self.nodes
+
+
+@dataclass(frozen=True)
+class Node:
+    node_id: str
+    cpus: float
+    gpus: float
+    gpu_model: str | None = None
+    alive: bool = True
+
+
+class FreeMap:
+    """Free CPUs and GPUs per alive node; buckets ``(model, floor(free GPUs)) -> nodes``.
+
+    A placement looks only at buckets that can hold the demand, so a pass over 10,000
+    pending tasks on 1,000 nodes does not scan every node for every task.
+    """
+
+    def __init__(self) -> None:
+        self.cpus: dict[str, float] = {}
+        self.gpus: dict[str, float] = {}
+        self.model: dict[str, str | None] = {}
+        self._buckets: dict[str | None, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
+
+    @classmethod
+    def build(cls, nodes: Iterable[Node], used: Iterable[tuple[Sequence[str], Demand]] = ()) -> FreeMap:
+        free = cls()
+        for node in nodes:
+            if node.alive:
+                free.cpus[node.node_id] = node.cpus
+                free.gpus[node.node_id] = node.gpus
+                free.model[node.node_id] = node.gpu_model
+                free._index(node.node_id)
+        for placement, demand in used:
+            free.take(placement, demand)
+        return free
+
+    def copy(self) -> FreeMap:
+        other = FreeMap()
+        other.cpus, other.gpus, other.model = dict(self.cpus), dict(self.gpus), self.model
+        for model, buckets in self._buckets.items():
+            other._buckets[model] = defaultdict(set, {k: set(v) for k, v in buckets.items()})
+        return other
+
+    def _key(self, node_id: str) -> int:
+        return max(-1, math.floor(self.gpus[node_id] + EPS))
+
+    def _index(self, node_id: str) -> None:
+        self._buckets[self.model[node_id]][self._key(node_id)].add(node_id)
+
+    def _unindex(self, node_id: str) -> None:
+        self._buckets[self.model[node_id]][self._key(node_id)].discard(node_id)
+
+    def _adjust(self, placement: Iterable[str], demand: Demand, sign: float) -> None:
+        for node_id in placement:
+            if node_id in self.cpus:
+                self._unindex(node_id)
+                self.cpus[node_id] += sign * demand.cpus
+                self.gpus[node_id] += sign * demand.gpus
+                self._index(node_id)
+
+    def take(self, placement: Iterable[str], demand: Demand) -> None:
+        self._adjust(placement, demand, -1.0)
+
+    def give(self, placement: Iterable[str], demand: Demand) -> None:
+        self._adjust(placement, demand, +1.0)
+
+    def fits(self, node_id: str, demand: Demand) -> bool:
+        if demand.gpu_model and demand.gpus and self.model.get(node_id) != demand.gpu_model:
+            return False
+        return self.cpus[node_id] + EPS >= demand.cpus and self.gpus[node_id] + EPS >= demand.gpus
+
+    def candidates(self, demand: Demand) -> Iterable[str]:
+        """Nodes that fit, fullest first (best fit keeps whole nodes open for gangs)."""
+        models = [demand.gpu_model] if demand.gpu_model and demand.gpus else list(self._buckets)
+        low = math.floor(demand.gpus + EPS) if demand.gpus else -1
+        keys = sorted({k for m in models for k in self._buckets.get(m, {}) if k >= low})
+        for key in keys:
+            bucket = [n for m in models for n in self._buckets[m].get(key, ()) if self.fits(n, demand)]
+            bucket.sort(key=lambda n: (self.gpus[n], self.cpus[n], n))
+            yield from bucket
+
+    def place(self, demand: Demand) -> tuple[str, ...] | None:
+        chosen: list[str] = []
+        for node_id in self.candidates(demand):
+            chosen.append(node_id)
+            if len(chosen) == demand.nodes:
+                return tuple(chosen)
+        return None
+
+    def count_fitting(self, demand: Demand) -> int:
+        return sum(1 for _ in self.candidates(demand))
+
+    def most_free(self, demand: Demand) -> float:
+        models = [demand.gpu_model] if demand.gpu_model and demand.gpus else list(self._buckets)
+        best = -1
+        for m in models:
+            best = max([best, *(k for k, v in self._buckets.get(m, {}).items() if v)])
+        if best < 0:
+            return 0.0
+        return max(self.gpus[n] for m in models for n in self._buckets[m].get(best, ()))
+
+
+def could_ever_fit(node: Node, demand: Demand) -> bool:
+    if demand.gpu_model and demand.gpus and node.gpu_model != demand.gpu_model:
+        return False
+    return node.cpus + EPS >= demand.cpus and node.gpus + EPS >= demand.gpus
+
+
+def explain(free: FreeMap, nodes: Sequence[Node], demand: Demand) -> str:
+    """Why ``demand`` does not fit now, in words a researcher understands."""
+    alive = [n for n in nodes if n.alive]
+    if not alive:
+        return "waiting for worker nodes: none has joined the cluster"
+    kind = f"{demand.gpu_model} " if demand.gpu_model and demand.gpus else ""
+    gpu_words = f"{num(demand.gpus)} free {kind or 'GPU'}".rstrip() if demand.gpus else f"{num(demand.cpus)} free CPU"
+    noun = "node" if demand.nodes == 1 else "nodes"
+    want = f"needs {demand.nodes} {noun} with {gpu_words} each"
+    capable = sum(1 for n in alive if could_ever_fit(n, demand))
+    if capable < demand.nodes:
+        return (f"{want}; the cluster has {capable} node(s) that big (of {len(alive)} worker "
+                f"node(s)) — larger than the cluster, waiting for {kind}capacity to join")
+    fitting = free.count_fitting(demand)
+    if demand.gpus:
+        return (f"{want}; {fitting} node(s) have that now; the most free on any node is "
+                f"{num(free.most_free(demand))}")
+    most = max((free.cpus[n] for n in free.cpus), default=0.0)
+    return f"{want}; {fitting} node(s) have that now; the most free CPUs on any node is {num(most)}"
+
+
+def num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"

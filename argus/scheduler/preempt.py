@@ -1,0 +1,107 @@
+"""Choosing victims: the smallest set of running tasks whose stop frees a placement.
+
+Eligible victims are preemptible tasks of a lower class than the preemptor, or — when the
+preemptor's team is within its nominal quota — tasks of other teams running on borrowed
+quota in the same or a lower class (reclaim). A task that started less than the minimum
+runtime ago, or was preempted less than the cooldown ago, is protected. Preference: borrowed
+first, then the lowest class, then the newest; after a greedy pick the set is trimmed so no
+victim is stopped that the placement does not need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from argus.scheduler.placement import EPS, Demand, FreeMap
+from argus.scheduler.policy import Policy
+
+
+class Victim(Protocol):
+    task_id: int
+    placement: tuple[str, ...]
+    demand: Demand
+    rank: int
+    team: str | None
+    started_at: float
+    last_preempted_at: float | None
+
+
+def exposed(victim: Victim, policy: Policy, now: float) -> bool:
+    """Preemptible at all now: its class allows it, past the minimum runtime and the cooldown."""
+    if not policy.klass(victim.rank).preemptible:
+        return False
+    if now - victim.started_at < policy.min_runtime_seconds:
+        return False
+    return victim.last_preempted_at is None or now - victim.last_preempted_at >= policy.cooldown_seconds
+
+
+def preference(victims: Sequence[Victim], borrowed: set[int]) -> list[Victim]:
+    """Borrowed first, then the lowest class, then the newest."""
+    return sorted(victims, key=lambda v: (v.task_id not in borrowed, -v.rank, -v.started_at, -v.task_id))
+
+
+def eligible(victim: Victim, *, rank: int, team: str | None, reclaim: bool, borrowed: bool) -> bool:
+    """May a task of class ``rank`` and ``team`` preempt an exposed ``victim``?"""
+    if victim.rank > rank:
+        return True
+    return reclaim and borrowed and victim.rank == rank and (victim.team or "") != (team or "")
+
+
+def choose(demand: Demand, free: FreeMap, candidates: Iterable[Victim]) -> list[Victim]:
+    """Victims (in preference order) whose resources, given back to ``free``, fit ``demand``.
+
+    ``candidates`` come in preference order. Per node: how many victims must stop for the node to fit; the
+    cheapest ``demand.nodes`` nodes win, then the set is trimmed. ``free`` is left with the
+    chosen victims' resources given back; empty when nothing works (``free`` unchanged).
+    """
+    index: dict[int, int] = {}
+    have = 0
+    for _ in free.candidates(demand):
+        have += 1
+        if have >= demand.nodes:
+            return []  # it fits already; nothing to preempt
+    wanted = demand.nodes - have
+    # Stream the victims in preference order, adding each to its nodes, until enough nodes fit
+    # with one victim each (the least possible); otherwise keep the cheapest nodes found.
+    room: dict[str, list] = {}
+    costs: list[tuple[int, int, str, list[Victim]]] = []
+    singles = 0
+    for position, victim in enumerate(candidates):
+        index[victim.task_id] = position
+        for node_id in victim.placement:
+            if node_id not in free.cpus or (demand.gpu_model and demand.gpus
+                                             and free.model.get(node_id) != demand.gpu_model):
+                continue
+            state = room.setdefault(node_id, [free.cpus[node_id], free.gpus[node_id], [], False])
+            if state[3]:
+                continue
+            state[0] += victim.demand.cpus
+            state[1] += victim.demand.gpus
+            state[2].append(victim)
+            if state[0] + EPS >= demand.cpus and state[1] + EPS >= demand.gpus:
+                state[3] = True
+                costs.append((len(state[2]), index[victim.task_id], node_id, state[2]))
+                singles += len(state[2]) == 1
+        if singles >= wanted:
+            break
+    costs.sort(key=lambda c: c[:3])  # fewest victims, then the most preferred ones
+    if len(costs) < wanted:
+        return []
+    chosen: list[Victim] = []
+    for *_, need in costs[:wanted]:
+        chosen.extend(v for v in need if v not in chosen)
+    for victim in chosen:
+        free.give(victim.placement, victim.demand)
+    if free.place(demand) is None:
+        for victim in chosen:
+            free.take(victim.placement, victim.demand)
+        return []
+    for victim in list(reversed(chosen)):  # trim: keep only what the placement needs
+        free.take(victim.placement, victim.demand)
+        if free.place(demand) is not None:
+            chosen.remove(victim)
+        else:
+            free.give(victim.placement, victim.demand)
+    chosen.sort(key=lambda v: index[v.task_id])
+    return chosen
