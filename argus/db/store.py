@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from argus.db import audit
 from argus.db.models import Attempt, Event, Task
 from argus.errors import InvalidTransition, NotFound
 from argus.states import TaskStatus, can_transition
@@ -55,6 +56,11 @@ def transition(
             actor=actor,
         )
     )
+    if actor == "system":  # API-driven changes are audited with their request
+        audit.append(session, actor="scheduler", action=f"task.{dst.value.lower()}",
+                     target=f"task/{task_id}", outcome="ok", ts=ts,
+                     params={"from": src.value, "to": dst.value, "attempt": attempt,
+                             "reason": reason})
     return True
 
 

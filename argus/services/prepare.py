@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from argus import verl_tree
+from argus.services.paths import allowed_roots, check_spec_paths
 from argus.errors import InvalidSpec
 from argus.settings import Settings
 from taskspec import (
@@ -63,9 +64,20 @@ class Preparer:
         tip = f"did you mean '{hint[0]}'? " if hint else ""
         raise ValueError(f"'{code}' is not a verl code path this server knows; {tip}known: {known}")
 
-    def check(self, spec: CustomTask | VerlTask, source: str = "task.yaml") -> JobRequest:
-        """Raise InvalidSpec with every problem found; return a preview of the job request."""
+    def roots_for(self, owner: str, team: str | None) -> list[Path]:
+        trees = [path for path, _python in self.trees().values()]
+        return allowed_roots(self.shared_root, owner, team, [*self.settings.shared_paths, *trees])
+
+    def check(self, spec: CustomTask | VerlTask, source: str = "task.yaml", *,
+              owner: str | None = None, team: str | None = None) -> JobRequest:
+        """Raise InvalidSpec with every problem found; return a preview of the job request.
+
+        With an ``owner`` every referenced path must lie inside the owner's allowed roots."""
         issues: list[SpecIssue] = []
+        if owner is not None:
+            issues += check_spec_paths(spec, self.roots_for(owner, team))
+            if issues:
+                raise _invalid(source, issues)
         if spec.priority not in self.settings.priorities:
             close = difflib.get_close_matches(spec.priority, self.settings.priorities, n=1)
             tip = f"did you mean '{close[0]}'? " if close else ""

@@ -1,0 +1,67 @@
+"""Appending to the hash-chained audit log, inside the caller's write transaction.
+
+Each entry stores the previous entry's hash and its own:
+``entry_hash = sha256(prev_hash + "\\n" + canonical JSON of the entry's fields)``.
+SQLite writes run under ``BEGIN IMMEDIATE``, so reading the last hash and appending are serialized.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from argus.db.models import AuditEntry
+
+GENESIS = "0" * 64
+FIELDS = ("ts", "actor", "token_name", "source_ip", "action", "target", "params", "outcome",
+          "request_id")
+SECRET_KEY = re.compile(r"token|secret|password|passwd|authorization|api[_-]?key|credential",
+                        re.IGNORECASE)
+REDACTED = "[redacted]"
+
+
+def redact(value: Any) -> Any:
+    """A copy with the values of secret-looking keys replaced (recursively)."""
+    if isinstance(value, dict):
+        return {k: REDACTED if SECRET_KEY.search(str(k)) else redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+def entry_hash(prev_hash: str, fields: dict[str, Any]) -> str:
+    body = json.dumps({k: fields[k] for k in FIELDS}, sort_keys=True, separators=(",", ":"),
+                      default=str)
+    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
+def append(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    outcome: str,
+    target: str = "",
+    params: dict[str, Any] | None = None,
+    token_name: str = "",
+    source_ip: str = "",
+    request_id: str = "",
+    ts: float | None = None,
+) -> AuditEntry:
+    fields: dict[str, Any] = {
+        "ts": ts if ts is not None else time.time(), "actor": actor, "token_name": token_name,
+        "source_ip": source_ip, "action": action, "target": target,
+        "params": redact(params or {}), "outcome": outcome, "request_id": request_id,
+    }
+    prev = session.scalar(select(AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1))
+    prev = prev or GENESIS
+    entry = AuditEntry(**fields, prev_hash=prev, entry_hash=entry_hash(prev, fields))
+    session.add(entry)
+    session.flush()
+    return entry
