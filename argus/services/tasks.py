@@ -77,8 +77,12 @@ def list_tasks(
     team: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    visible: Any = None,
 ) -> dict[str, Any]:
+    """``visible``: a WHERE clause limiting the list to what the caller may see."""
     query = select(Task)
+    if visible is not None:
+        query = query.where(visible)
     if statuses:
         query = query.where(Task.status.in_(statuses))
     if priority:
