@@ -1,0 +1,110 @@
+"""The audit trail: what is recorded, that the database refuses edits, that tampering is found."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DatabaseError
+
+from argus.db import audit as audit_log
+from argus.db.store import transition
+from argus.states import TaskStatus
+
+
+def export(world, **params) -> list[dict]:  # noqa: ANN001, ANN003
+    response = world.client("audrey").get("/v1/audit", params=params)
+    assert response.status_code == 200, response.text
+    return [json.loads(line) for line in response.text.splitlines()]
+
+
+def test_state_changing_request_is_recorded_with_who_what_where(world):
+    response = world.client("alice").post("/v1/tasks", json=world.spec("alice"))
+    task_id = response.json()["id"]
+    [entry] = export(world, action="task.submit")
+    assert entry["actor"] == "alice" and entry["token_name"] == "main"
+    assert entry["source_ip"] == "127.0.0.1" and entry["outcome"] == "ok"
+    assert entry["target"] == f"task/{task_id}" and entry["params"]["name"] == "t-alice"
+    assert entry["request_id"] == response.headers["X-Request-ID"]
+    assert entry["time"].endswith("+00:00")
+
+
+def test_denied_attempts_are_recorded(world):
+    task_id = world.client("alice").post("/v1/tasks", json=world.spec("alice")).json()["id"]
+    assert world.client("bob").post(f"/v1/tasks/{task_id}/cancel").status_code == 403
+    assert world.client("bob").get(f"/v1/tasks/{task_id}/logs").status_code == 403
+    assert world.client("nobody").get("/v1/tasks").status_code == 401
+    denied = export(world, user="bob")
+    assert [(e["action"], e["target"], e["outcome"]) for e in denied] == [
+        ("task.cancel", f"/v1/tasks/{task_id}/cancel", "denied"),
+        ("task.logs", f"/v1/tasks/{task_id}/logs", "denied")]
+    anonymous = export(world, user="-")
+    assert anonymous[-1]["action"] == "task.list" and anonymous[-1]["outcome"] == "denied"
+
+
+def test_token_secret_never_reaches_the_trail(world):
+    secret = world.client("alice").post("/v1/tokens", json={"user": "alice", "name": "x"}).json()["token"]
+    raw = world.client("audrey").get("/v1/audit").text
+    assert secret not in raw and "token.create" in raw
+    assert audit_log.redact({"env": {"HF_TOKEN": "s", "A": "b"}, "password": "p"}) == {
+        "env": {"HF_TOKEN": "[redacted]", "A": "b"}, "password": "[redacted]"}
+
+
+def test_scheduler_transitions_are_recorded_in_the_same_transaction(world):
+    task_id = world.client("alice").post("/v1/tasks", json=world.spec("alice")).json()["id"]
+    with world.db.write() as session:
+        assert transition(session, task_id, TaskStatus.QUEUED, TaskStatus.SUBMITTING,
+                          reason="admitted on node-1", attempt=1)
+    [entry] = export(world, user="scheduler")
+    assert entry["action"] == "task.submitting" and entry["target"] == f"task/{task_id}"
+    assert entry["params"] == {"from": "QUEUED", "to": "SUBMITTING", "attempt": 1,
+                               "reason": "admitted on node-1"}
+
+
+def test_export_filters_and_csv(world):
+    world.client("alice").post("/v1/tasks", json=world.spec("alice"))
+    middle = time.time()
+    world.client("carol").post("/v1/tasks", json=world.spec("carol"))
+    assert [e["actor"] for e in export(world, action="task.submit", since=str(middle))] == ["carol"]
+    assert [e["actor"] for e in export(world, action="task.submit", until=str(middle))] == ["alice"]
+    assert {e["action"] for e in export(world, action="task.")} == {"task.submit"}
+    csv_text = world.client("audrey").get("/v1/audit", params={"format": "csv"}).text
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    assert [r["actor"] for r in rows if r["action"] == "task.submit"] == ["alice", "carol"]
+    assert json.loads(rows[0]["params"])["http_status"] == 201
+
+
+def test_the_database_refuses_update_and_delete(world):
+    world.client("alice").post("/v1/tasks", json=world.spec("alice"))
+    for statement in ("UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log"):
+        with pytest.raises(DatabaseError, match="append-only"), world.db.write() as session:
+            session.execute(text(statement))
+
+
+def test_hand_edited_entry_is_found_at_exactly_that_entry(world):
+    for _ in range(3):
+        world.client("alice").post("/v1/tasks", json=world.spec("alice"))
+    entries = export(world)
+    assert world.client("audrey").get("/v1/audit/verify").json()["ok"] is True
+    victim = entries[2]["id"]
+    with world.db.write() as session:  # an attacker with the file: drop the trigger, edit
+        session.execute(text("DROP TRIGGER audit_log_no_update"))
+        session.execute(text("UPDATE audit_log SET actor = 'bob' WHERE id = :id"), {"id": victim})
+    report = world.client("audrey").get("/v1/audit/verify").json()
+    assert report["ok"] is False and report["first_broken"]["id"] == victim
+    assert "edited" in report["first_broken"]["reason"]
+
+
+def test_deleted_entry_is_found_at_the_next_one(world):
+    for _ in range(3):
+        world.client("alice").post("/v1/tasks", json=world.spec("alice"))
+    ids = [e["id"] for e in export(world)]
+    with world.db.write() as session:
+        session.execute(text("DROP TRIGGER audit_log_no_delete"))
+        session.execute(text("DELETE FROM audit_log WHERE id = :id"), {"id": ids[1]})
+    report = world.client("audrey").get("/v1/audit/verify").json()
+    assert report["first_broken"]["id"] == ids[2]
