@@ -2,7 +2,8 @@
 
 Each entry stores the previous entry's hash and its own:
 ``entry_hash = sha256(prev_hash + "\\n" + canonical JSON of the entry's fields)``.
-SQLite writes run under ``BEGIN IMMEDIATE``, so reading the last hash and appending are serialized.
+SQLite writes run under ``BEGIN IMMEDIATE``, so reading the last hash and appending are serialized;
+on PostgreSQL a transaction-scoped advisory lock does the same.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import re
 import time
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from argus.db.models import AuditEntry
 
 GENESIS = "0" * 64
+PG_LOCK_KEY = 0x4172677573  # "Argus": one chain, one appender at a time
 FIELDS = ("ts", "actor", "token_name", "source_ip", "action", "target", "params", "outcome",
           "request_id")
 SECRET_KEY = re.compile(r"token|secret|password|passwd|authorization|api[_-]?key|credential",
@@ -59,6 +61,8 @@ def append(
         "source_ip": source_ip, "action": action, "target": target,
         "params": redact(params or {}), "outcome": outcome, "request_id": request_id,
     }
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
     prev = session.scalar(select(AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1))
     prev = prev or GENESIS
     entry = AuditEntry(**fields, prev_hash=prev, entry_hash=entry_hash(prev, fields))
