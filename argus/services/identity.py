@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from argus.authz import ROLES, TEAM_ADMIN_GRANTS, Principal, Scope, require, require_action
+from argus.db import audit
 from argus.db.engine import Database
 from argus.db.models import ApiToken, Task, Team, User
 from argus.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
@@ -211,4 +212,8 @@ def bootstrap_admin(db: Database, name: str, *, team: str | None = None) -> dict
             session.add(Team(name=team, description="", created_at=time.time()))
             session.flush()
         _add_user(session, name, team, "admin", "bootstrap")
-        return _add_token(session, name, "bootstrap", None, "bootstrap")
+        token = _add_token(session, name, "bootstrap", None, "bootstrap")
+        audit.append(session, actor=name, token_name="bootstrap", source_ip="local",
+                     action="admin.init", target=f"user/{name}", outcome="ok",
+                     params={"team": team})
+        return token
