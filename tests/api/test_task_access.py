@@ -88,3 +88,12 @@ def test_team_workspace_is_allowed_to_the_team_only(world):
     assert ok.status_code == 201, ok.text
     refused = world.client("carol").post("/v1/tasks", json=world.spec("carol", code=str(team_code)))
     assert refused.status_code == 422
+
+
+def test_path_refusal_comes_with_the_other_problems_and_never_probes_the_disk(world, tmp_path):
+    spec = world.spec("alice", code=str(tmp_path / "no-such-dir"), priority="urgent")
+    response = world.client("alice").post("/v1/tasks", json=spec)
+    assert response.status_code == 422
+    details = response.json()["error"]["details"]
+    assert [d["path"] for d in details] == ["priority", "code"]
+    assert "outside the paths" in details[1]["message"]  # not "does not exist": no disk probe
