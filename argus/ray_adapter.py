@@ -114,9 +114,6 @@ class RayCluster:
         """Ask Ray to stop the job (SIGTERM, SIGKILL after RAY_JOB_STOP_WAIT_TIME_S)."""
         return bool(self._call(f"stop {submission_id}", self._jobs().stop_job, submission_id))
 
-    def delete(self, submission_id: str) -> bool:
-        return bool(self._call(f"delete {submission_id}", self._jobs().delete_job, submission_id))
-
     def logs(self, submission_id: str) -> str:
         return self._call(f"logs {submission_id}", self._jobs().get_job_logs, submission_id) or ""
 
@@ -132,13 +129,6 @@ class RayCluster:
             raise_on_missing_output=False,
         )
         return [_node_info(row) for row in rows]
-
-    def ping(self) -> bool:
-        try:
-            self._jobs()
-            return True
-        except RayError:
-            return False
 
 
 def _node_info(row) -> NodeInfo:  # noqa: ANN001

@@ -59,9 +59,6 @@ class Settings(BaseSettings):
     stop_wait_seconds: int = Field(
         default=30, ge=1, description="RAY_JOB_STOP_WAIT_TIME_S given to every job."
     )
-    submit_timeout_seconds: float = Field(
-        default=60.0, gt=0, description="How long an attempt may stay SUBMITTING."
-    )
     worker_resource: str = Field(
         default="argus_worker", description="Custom resource every worker node advertises."
     )

@@ -38,9 +38,19 @@ def _compose(tree_path: str, config: str, overrides: list[str]) -> DictConfig:
             GlobalHydra.instance().clear()
 
 
+def _config_mtime(tree_path: str) -> float:
+    return config_dir(tree_path).stat().st_mtime
+
+
+@lru_cache(maxsize=32)
+def _base_config(tree_path: str, config: str, _mtime: float) -> DictConfig:
+    """The tree's config with no overrides, cached per (tree, config, mtime); read it only."""
+    return _compose(tree_path, config, [])
+
+
 @lru_cache(maxsize=32)
 def _reward_key(tree_path: str, _mtime: float) -> str:
-    cfg = _compose(tree_path, VERL_CONFIGS["ppo"], [])
+    cfg = _base_config(tree_path, VERL_CONFIGS["ppo"], _mtime)
     reward = cfg.get("reward")
     if isinstance(reward, DictConfig) and "custom_reward_function" in reward:
         return "reward.custom_reward_function"
@@ -96,7 +106,7 @@ def check_overrides(tree: VerlTree, workload: str, user_overrides: list[str],
 def _close_key(tree: VerlTree, workload: str, key: str) -> str:
     parent, _, leaf = key.rpartition(".")
     try:
-        cfg = _compose(tree.path, VERL_CONFIGS[workload], [])
+        cfg = _base_config(tree.path, VERL_CONFIGS[workload], _config_mtime(tree.path))
         node = OmegaConf.select(cfg, parent) if parent else cfg
     except Exception:  # noqa: BLE001
         return ""

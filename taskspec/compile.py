@@ -105,14 +105,17 @@ def _verl(spec: VerlTask, ctx: CompileContext, env: dict[str, str]):  # noqa: AN
     block = spec.verl
     if block.workload == "sft" and block.reward is not None:
         raise CompileError("verl.reward", "an sft workload has no reward function; remove verl.reward")
+    if block.workload == "ppo" and not block.val_files:
+        raise CompileError("verl.val_files", "verl's ppo trainer always loads a validation set "
+                           "(its default is a gsm8k path that is not there); list at least one file")
+    gpus = spec.resources.gpus_per_node
+    if gpus.shared or gpus.count < 1:
+        raise CompileError("resources.gpus_per_node", f"verl needs whole GPUs on every node, not "
+                           f"'{gpus}'; write a count such as 8 or 8(H100)")
     ours = _argus_overrides(spec, ctx.checkpoint_dir, tree)
-    owned = {o.split("=", 1)[0] for o in ours}
-    for i, item in enumerate(block.overrides):
-        key = item.lstrip("+~").split("=", 1)[0]
-        if key in owned or any(key.startswith(k + ".") for k in REWARD_KEYS) or key in REWARD_KEYS:
-            raise CompileError(f"verl.overrides.{i}", f"'{key}' is set by Argus from the task spec "
-                               f"({_owner(key)}); remove this override")
-    env["PYTHONPATH"] = tree.path
+    owned = {o.split("=", 1)[0] for o in ours} | {"data.train_files", "data.val_files"}
+    _refuse_owned_overrides(block.overrides, owned)
+    env["PYTHONPATH"] = ":".join(p for p in (tree.path, env.get("PYTHONPATH")) if p)
     argv = [tree.python, "-m", VERL_MODULES[block.workload], *ours, *block.overrides]
     # verl places one group of n_gpus_per_node GPUs per node itself: its driver holds none.
     return tree.path, argv, {"py_executable": tree.python}, 1.0, 0.0
@@ -123,7 +126,7 @@ def _argus_overrides(spec: VerlTask, checkpoint_dir: str, tree: VerlTree) -> lis
     gpus = spec.resources.gpus_per_node
     out = [
         f"trainer.nnodes={spec.resources.nodes}",
-        f"trainer.n_gpus_per_node={int(gpus.count) if gpus.count >= 1 else 0}",
+        f"trainer.n_gpus_per_node={int(gpus.count)}",
         f"trainer.default_local_dir={_value(checkpoint_dir, 'checkpoint dir')}",
         "trainer.resume_mode=auto",
         f"trainer.save_freq={spec.checkpoint.save_freq}",
@@ -138,13 +141,13 @@ def _argus_overrides(spec: VerlTask, checkpoint_dir: str, tree: VerlTree) -> lis
     return out
 
 
-_HYDRA_SPECIAL = set(",[]{}()'\"=:$\\ ")
+_HYDRA_SPECIAL = set(",[]{}()<>'\"=:$\\ ")
 
 
 def _value(text: str, path: str) -> str:
     if any(ch in _HYDRA_SPECIAL for ch in text):
         raise CompileError(path, f"'{text}' has characters hydra overrides cannot carry "
-                           "unquoted (, [ ] { } ( ) quotes = : $ \\ space); rename the path")
+                           "unquoted (, [ ] { } ( ) < > quotes = : $ \\ space); rename the path")
     return text
 
 
@@ -152,13 +155,31 @@ def _list(items: list[str], path: str) -> str:
     return "[" + ",".join(_value(item, f"{path}.{i}") for i, item in enumerate(items)) + "]"
 
 
+def _refuse_owned_overrides(overrides: list[str], owned: set[str]) -> None:
+    """A user override may not touch a key Argus sets, nor either spelling of the reward key
+    (the reward comes from ``verl.reward``, so its file is checked and the key matches the tree)."""
+    for i, item in enumerate(overrides):
+        key = item.lstrip("+~").split("=", 1)[0]
+        reward = any(key == k or key.startswith(k + ".") for k in REWARD_KEYS)
+        if key in owned or reward:
+            raise CompileError(f"verl.overrides.{i}", f"'{key}' is set by Argus {_owner(key)}; "
+                               "remove this override")
+
+
+_OWNERS = {
+    "trainer.nnodes": "from resources.nodes",
+    "trainer.n_gpus_per_node": "from resources.gpus_per_node",
+    "trainer.default_local_dir": "to the task's checkpoint directory",
+    "trainer.resume_mode": "(always auto, so a new attempt resumes)",
+    "trainer.save_freq": "from checkpoint.save_freq",
+    "data.train_files": "from verl.train_files",
+    "data.val_files": "from verl.val_files",
+}
+
+
 def _owner(key: str) -> str:
-    table = {"trainer.nnodes": "resources.nodes", "trainer.n_gpus_per_node": "resources.gpus_per_node",
-             "trainer.default_local_dir": "the task's checkpoint directory",
-             "trainer.resume_mode": "always auto", "trainer.save_freq": "checkpoint.save_freq",
-             "data.train_files": "verl.train_files", "data.val_files": "verl.val_files"}
     if key in MODEL_KEYS.values():
-        return "verl.model"
+        return "from verl.model"
     if key.startswith(REWARD_KEYS):
-        return "verl.reward"
-    return table.get(key, "the task spec")
+        return "from verl.reward"
+    return _OWNERS.get(key, "from the task spec")

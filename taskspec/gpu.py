@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import dataclass
 
@@ -18,6 +19,9 @@ KNOWN_MODELS = {
 }
 MODEL_VENDOR = {m: v for v, models in KNOWN_MODELS.items() for m in models}
 ANY_MODEL = {"VGPU", "ANY", "GPU"}
+MAX_PER_NODE = 64
+FRACTION_DIGITS = 4  # Ray keeps resource amounts to 1/10000
+ACCELERATOR_LABEL_AMOUNT = 0.001
 _FORM = re.compile(r"^\s*(?P<count>[-+]?[0-9]*\.?[0-9]+)?\s*(?:\((?P<inner>[^()]*)\))?\s*$")
 
 
@@ -37,27 +41,39 @@ class GpuRequest:
     def __str__(self) -> str:
         return format_gpus(self)
 
-    def to_ray(self) -> tuple[float, dict[str, float]]:
-        """(``num_gpus``, custom resources) a driver holding these GPUs asks Ray for.
+    @property
+    def ray_resource(self) -> str:
+        """Ray's resource name for this device: ``GPU`` (NVIDIA, AMD ROCm, Intel Max), ``HPU``
+        (Intel Gaudi) or ``NPU`` (Ascend), as Ray's own accelerator managers name them."""
+        if self.vendor == "npu":
+            return "NPU"
+        if self.model and self.model.startswith("GAUDI"):
+            return "HPU"
+        return "GPU"
 
-        NVIDIA, AMD and Intel GPUs are Ray's ``GPU`` resource; Ascend NPUs are Ray's ``NPU``.
-        A model becomes ``accelerator_type:<MODEL>`` (a tiny amount, Ray's convention). A
-        fraction is only accounting: Ray does not isolate a GPU's memory or compute.
+    def to_ray(self) -> tuple[float, dict[str, float]]:
+        """(``num_gpus``, custom resources) for one node's share, as a Ray driver asks for it.
+
+        A model becomes ``accelerator_type:<MODEL>: 0.001`` (Ray's convention for a label). A
+        fraction is only accounting: Ray does not isolate a GPU's memory or compute. ``-1``
+        and ``0`` reserve nothing. See docs/gpu-strings.md.
         """
         if self.shared or self.count == 0:
             return 0.0, {}
         extra: dict[str, float] = {}
         gpus = self.count
-        if self.vendor == "npu":
-            extra["NPU"] = self.count
+        if self.ray_resource != "GPU":
+            extra[self.ray_resource] = self.count
             gpus = 0.0
         if self.model:
-            extra[f"accelerator_type:{self.model}"] = 0.001
+            extra[f"accelerator_type:{self.model}"] = ACCELERATOR_LABEL_AMOUNT
         return gpus, extra
 
 
 def _number(text: str) -> float:
     value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"'{text}' is not a GPU count; write a number such as 8 or 0.5")
     if value == -1:
         return -1.0
     if value < 0:
@@ -65,9 +81,12 @@ def _number(text: str) -> float:
     if value > 1 and not value.is_integer():
         raise ValueError(f"'{text}' mixes whole and partial GPUs; use a whole number, or a "
                          "fraction below 1 such as 0.5")
-    if value > 64:
-        raise ValueError(f"'{text}' GPUs on one node is more than any node has (max 64)")
-    return value
+    if value > MAX_PER_NODE:
+        raise ValueError(f"'{text}' GPUs on one node is more than any node has (max {MAX_PER_NODE})")
+    if round(value, FRACTION_DIGITS) != value:
+        raise ValueError(f"'{text}' is finer than Ray can count; use at most "
+                         f"{FRACTION_DIGITS} decimals, such as 0.25")
+    return value + 0.0 if value else 0.0  # no -0.0
 
 
 def _model(name: str) -> tuple[str | None, str | None]:
@@ -126,7 +145,7 @@ def format_gpus(req: GpuRequest) -> str:
     """The canonical string of a request (``parse_gpus(format_gpus(r)) == r``)."""
     if req.shared:
         return "-1"
-    count = f"{int(req.count)}" if float(req.count).is_integer() else f"{req.count:g}"
+    count = f"{req.count:.{FRACTION_DIGITS}f}".rstrip("0").rstrip(".")
     inner = [req.vendor] if req.vendor != "nvidia" else []
     if req.model:
         inner.append(req.model)

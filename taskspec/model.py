@@ -9,14 +9,16 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 from pydantic.functional_validators import BeforeValidator
 
 from taskspec.gpu import GpuRequest, format_gpus, parse_gpus
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+PRIORITY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 OVERRIDE_RE = re.compile(r"^(\+\+|\+|~)?[A-Za-z_][\w.@/-]*(=.*)?$", re.S)
+RESERVED_ENV_PREFIXES = ("ARGUS_", "RAY_")
 
 
 def _gpus(value: object) -> GpuRequest:
@@ -30,6 +32,25 @@ Gpus = Annotated[
     Field(json_schema_extra={"type": ["string", "number"],
                              "examples": ["8", "8(H100)", "0.5(vgpu)", "1(npu,910B)", "-1"]}),
 ]
+
+
+def _override(item: str) -> str:
+    if not OVERRIDE_RE.match(item) or ("=" not in item and not item.startswith("~")):
+        raise ValueError(f"'{item}' is not a hydra override; write key=value, +key=value or ~key")
+    return item
+
+
+def _env_name(key: str) -> str:
+    if not ENV_RE.match(key):
+        raise ValueError(f"'{key}' is not an environment variable name; use letters, digits "
+                         "and '_', not starting with a digit")
+    if key.startswith(RESERVED_ENV_PREFIXES):
+        raise ValueError(f"'{key}' is reserved (Argus sets ARGUS_* and RAY_* itself); rename it")
+    return key
+
+
+Override = Annotated[str, AfterValidator(_override)]
+EnvName = Annotated[str, AfterValidator(_env_name)]
 
 
 class Base(BaseModel):
@@ -64,16 +85,8 @@ class VerlBlock(Base):
     train_files: list[str] = Field(min_length=1)
     val_files: list[str] = Field(default_factory=list)
     reward: Reward | None = None
-    overrides: list[str] = Field(default_factory=list, description="Hydra overrides, key=value.")
-
-    @field_validator("overrides")
-    @classmethod
-    def _overrides(cls, value: list[str]) -> list[str]:
-        for i, item in enumerate(value):
-            if not OVERRIDE_RE.match(item) or ("=" not in item and not item.startswith("~")):
-                raise ValueError(f"item {i}: '{item}' is not a hydra override; write key=value, "
-                                 "+key=value or ~key")
-        return value
+    overrides: list[Override] = Field(default_factory=list,
+                                      description="Hydra overrides: key=value, +key=value, ~key.")
 
 
 class TaskBase(Base):
@@ -83,7 +96,8 @@ class TaskBase(Base):
     resources: Resources = Field(default_factory=Resources)
     checkpoint: Checkpoint = Field(default_factory=Checkpoint)
     retry: Retry = Field(default_factory=Retry)
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[EnvName, str] = Field(default_factory=dict,
+                                    description="Extra environment; ARGUS_* and RAY_* are reserved.")
     timeout_minutes: float | None = Field(None, gt=0)
 
     @field_validator("name")
@@ -94,14 +108,12 @@ class TaskBase(Base):
                              "'.', '_' and '-', starting with a letter or digit (63 at most)")
         return value
 
-    @field_validator("env")
+    @field_validator("priority")
     @classmethod
-    def _env(cls, value: dict[str, str]) -> dict[str, str]:
-        for key in value:
-            if not ENV_RE.match(key):
-                raise ValueError(f"'{key}' is not an environment variable name")
-            if key.startswith(("ARGUS_", "RAY_")):
-                raise ValueError(f"'{key}' is reserved (ARGUS_* and RAY_* are set by Argus)")
+    def _priority(cls, value: str) -> str:
+        if not PRIORITY_RE.match(value):
+            raise ValueError(f"'{value}' is not a priority class name; use a name such as "
+                             "realtime, online or batch")
         return value
 
 

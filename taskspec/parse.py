@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 from typing import Any
 
 import yaml
@@ -36,7 +37,7 @@ def load_spec_data(data: Any, source: str = "task.yaml") -> VerlTask | CustomTas
     if not isinstance(data, dict):
         raise SpecError(source, [SpecIssue("", f"a task is a mapping of keys, not a {type(data).__name__}")])
     kind = data.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         allowed = ", ".join(f"'{k}'" for k in KINDS)
         close = difflib.get_close_matches(str(kind), list(KINDS), n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
@@ -55,7 +56,7 @@ def _where(mark: Any) -> str:
 def issues_from(exc: ValidationError, model: type[BaseModel]) -> list[SpecIssue]:
     issues = []
     for err in exc.errors():
-        loc = [str(p) for p in err["loc"]]
+        loc = [str(p) for p in err["loc"] if p != "[key]"]  # a dict key's error: the key is the path
         if loc and loc[0] in KINDS:  # the discriminator's tag is noise in a path
             loc = loc[1:]
         path = ".".join(loc)
@@ -72,12 +73,25 @@ def _message(err: dict, model: type[BaseModel], loc: list[str]) -> str:
         return f"unknown key; {hint}"
     if kind == "missing":
         return "is required"
-    if kind == "string_type" and isinstance(err.get("input"), (int, float)):
-        return f"must be a string; quote it: \"{err['input']}\""
+    if kind == "string_type" and isinstance(err.get("input"), (bool, int, float)):
+        written = json.dumps(err["input"])  # as YAML wrote it: true, 200, 0.5
+        return f"must be a string; quote it: \"{written}\""
+    if kind == "too_short" and err.get("ctx", {}).get("min_length") == 1:
+        return "must not be empty"
+    if kind in ("model_type", "dict_type"):
+        return f"must be a mapping of keys (key: value), not {_yaml_type(err.get('input'))}"
+    if kind == "list_type":
+        return f"must be a list ([a, b]), not {_yaml_type(err.get('input'))}"
     message = err["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
     return message
+
+
+def _yaml_type(value: Any) -> str:
+    names = {bool: "true/false", int: "a number", float: "a number", str: "a string",
+             list: "a list", dict: "a mapping", type(None): "empty"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _fields_at(model: type[BaseModel], loc: list[str]) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -84,11 +83,26 @@ def start_local_ray(workers: list[dict]) -> LocalRay:
     cluster = LocalRay(root)
     try:
         cluster.start_head()
-        for spec in workers:
-            cluster.add_worker(**spec)
-        cluster.wait_workers(len(workers))
+        # One at a time: raylets that start together on one shared temp dir can trip over each
+        # other's session set-up.
+        for count, spec in enumerate(workers, start=1):
+            _add_and_wait(cluster, spec, count)
     except Exception:
         cluster.stop()
-        shutil.rmtree(root, ignore_errors=True)
-        raise
+        raise RuntimeError(f"local Ray cluster failed to start; logs in {root}") from None
     return cluster
+
+
+def _add_and_wait(cluster: LocalRay, spec: dict, count: int, tries: int = 2) -> None:
+    """Start one worker and wait for it; a worker that never joins (a port taken between
+    choosing and binding it) is stopped and started again on fresh ports, once."""
+    for attempt in range(1, tries + 1):
+        proc = cluster.add_worker(**spec)
+        try:
+            cluster.wait_workers(count, timeout=60)
+            return
+        except RuntimeError:
+            proc.stop()
+            cluster.workers.remove(proc)
+            if attempt == tries:
+                raise

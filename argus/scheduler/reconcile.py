@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -76,10 +77,9 @@ def outcome(live: Live, state: JobState | None) -> tuple[TaskStatus, str] | None
 
 
 class Reconciler:
-    def __init__(self, db: Database, log_dir, on_terminal=None):  # noqa: ANN001
+    def __init__(self, db: Database, log_dir: Path):
         self.db = db
         self.log_dir = log_dir
-        self.on_terminal = on_terminal
 
     def run(self, cluster: RayCluster, epoch: int | None) -> None:
         for live in load_live(self.db):

@@ -96,7 +96,8 @@ class Preparer:
         if issues:
             raise _invalid(source, issues)
         try:
-            request = self.compile(spec, task_id=0, attempt=1, checkpoint_dir="/checkpoint", tree=tree)
+            where = str(self.settings.checkpoint_root / f"ID-{spec.name}")  # ID: set when queued
+            request = self.compile(spec, task_id=0, attempt=1, checkpoint_dir=where, tree=tree)
         except CompileError as exc:
             raise _invalid(source, [SpecIssue(exc.path, exc.message)]) from exc
         if isinstance(spec, VerlTask) and tree is not None:

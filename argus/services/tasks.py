@@ -16,7 +16,7 @@ from argus.db.store import current_attempt, get_task, now, record_created, trans
 from argus.errors import Conflict, InvalidTransition
 from argus.services.views import task_view
 from argus.settings import Settings
-from argus.states import ACTIVE, TaskStatus
+from argus.states import TaskStatus
 from taskspec import CustomTask, VerlTask, load_spec_data
 
 S = TaskStatus
@@ -167,13 +167,6 @@ def resubmit(
         db, settings, spec, spec_text, owner=owner or actor, team=team,
         checkpoint_dir=None if fresh else old_ckpt, resubmit_of=task_id,
     )
-
-
-def active_count(db: Database) -> int:
-    with db.read() as session:
-        return session.scalar(
-            select(func.count()).select_from(Task).where(Task.status.in_([s.value for s in ACTIVE]))
-        ) or 0
 
 
 def latest_step(checkpoint_dir: str) -> int | None:

@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -39,38 +40,43 @@ def load(ckpt: Path) -> tuple[int, np.ndarray | None, float]:
         return 0, None, 0.0
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--sleep", type=float, default=0.05, help="seconds per step")
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--save-freq", type=int, default=int(os.environ.get("ARGUS_SAVE_FREQ", "20")))
     args = parser.parse_args()
+    if args.save_freq < 1:
+        parser.error("--save-freq must be at least 1")
+    return args
+
+
+def record_resume(ckpt: Path, step: int) -> list[int]:
+    """Every step this task has resumed from, across runs, this one included (resumes.json)."""
+    resumes_file = ckpt / "resumes.json"
+    resumes = json.loads(resumes_file.read_text()) if resumes_file.exists() else []
+    if step > 0:
+        print(f"resumed from step {step}", flush=True)
+        resumes.append(step)
+        tmp = ckpt / "resumes.json.tmp"
+        tmp.write_text(json.dumps(resumes))
+        os.replace(tmp, resumes_file)
+    return resumes
+
+
+def main() -> int:
+    args = parse_args()
     ckpt = Path(os.environ.get("ARGUS_CHECKPOINT_DIR", "checkpoints"))
     ckpt.mkdir(parents=True, exist_ok=True)
-
     rng = np.random.default_rng(0)
     x = rng.normal(size=(256, 4))
     y = x @ np.array([1.5, -2.0, 0.5, 3.0]) + 0.7
     step, w, b = load(ckpt)
-    resumed = step > 0
-    if w is None:
-        w = np.zeros(4)
-    resumes_file = ckpt / "resumes.json"
-    resumes = json.loads(resumes_file.read_text()) if resumes_file.exists() else []
-    if resumed:
-        print(f"resumed from step {step}", flush=True)
-        resumes.append(step)
-        resumes_file.write_text(json.dumps(resumes))
-
-    state = {"step": step, "w": w, "b": b}
-
-    def on_term(_sig, _frame):  # noqa: ANN001
-        save(ckpt, state["step"], state["w"], state["b"])
-        print(f"stopping: saved step {state['step']}", flush=True)
-        sys.exit(143)
-
-    signal.signal(signal.SIGTERM, on_term)
+    w = np.zeros(4) if w is None else w
+    resumes = record_resume(ckpt, step)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: stop.set())
     loss = float("nan")
     while step < args.steps:
         err = x @ w + b - y
@@ -78,14 +84,20 @@ def main() -> int:
         w = w - args.lr * 2 * x.T @ err / len(x)
         b = b - args.lr * 2 * float(np.mean(err))
         step += 1
-        state.update(step=step, w=w, b=b)
         print(f"step {step} loss {loss:.6f}", flush=True)
         if step % args.save_freq == 0:
             save(ckpt, step, w, b)
-        time.sleep(args.sleep)
+        if stop.is_set() or stop.wait(args.sleep):
+            # Preempted or cancelled: keep this step's progress (saved between steps, never
+            # from inside the handler, so a half-written file is never left behind).
+            save(ckpt, step, w, b)
+            print(f"stopping: saved step {step}", flush=True)
+            return 143
     save(ckpt, step, w, b)
     final = {"final_step": step, "resumed_from": resumes, "loss": loss}
-    (ckpt / "final.json").write_text(json.dumps(final))
+    tmp = ckpt / "final.json.tmp"
+    tmp.write_text(json.dumps(final))
+    os.replace(tmp, ckpt / "final.json")
     print(f"final step {step} loss {loss:.6f}", flush=True)
     return 0
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -157,4 +156,3 @@ def test_api_errors_share_one_shape(argus_env):
         assert 400 <= response.status_code < 500
         error = response.json()["error"]
         assert set(error) == {"code", "message", "details", "request_id"} and error["message"]
-    time.sleep(0)

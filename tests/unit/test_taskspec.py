@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from taskspec import (CompileContext, CompileError, CustomTask, SpecError, VerlTask, VerlTree,
-                      compile_task, load_spec, load_spec_data, resolve_relative_paths,
-                      spec_json_schema)
+from taskspec import (CustomTask, SpecError, SpecIssue, VerlTask, load_spec, load_spec_data,
+                      resolve_relative_paths, spec_json_schema)
 
 REPO = Path(__file__).resolve().parents[2]
-TREE = VerlTree("v0.9.1", "/shared/code/verl-0.9.1", "/shared/envs/verl-0.9.1/bin/python")
 
 
 def messages(text: str) -> str:
@@ -47,9 +46,67 @@ def test_examples_validate_as_written():
     ("kind: verl\nname: x\nverl: {code: v, model: m, train_files: [a], overrides: [nonsense]}\n",
      "is not a hydra override"),
     ("kind: custom\nname: x\n", "code: is required"),
+    ("kind: job\nname: x\n", "use one of 'verl', 'custom'"),
+    ("kind: [verl]\nname: x\n", "is not a task kind"),
+    ("kind: custom\nname: x\ncode: /c\ncommand: a b\n", "command: must be a list ([a, b]), not a string"),
+    ("kind: custom\nname: x\ncode: /c\ncommand: [a]\nresources: 8\n", "resources: must be a mapping"),
+    ("name: x\n", "kind: is missing"),
+    ("kind: custom\nname: x\ncode: /c\ncommand: [a]\ncheckpont: {save_freq: 5}\n",
+     "t.yaml: checkpont: unknown key; did you mean 'checkpoint'?"),
+    ("kind: custom\nname: x\ncode: /c\ncommand: [a]\nverl: {}\n", "t.yaml: verl: unknown key"),
+    ("kind: custom\nname: x\ncode: /c\ncommand: []\n", "t.yaml: command: must not be empty"),
+    ("kind: custom\nname: x\ncode: /c\ncommand: [a]\npriority: 'p 0'\n", "not a priority class name"),
+    ("kind: custom\nname: x\ncode: /c\ncommand: [a]\nenv: {'1X': a}\n",
+     "env.1X: '1X' is not an environment variable name"),
+    ("kind: custom\nname: x\ncode: /c\ncommand: [a]\nenv: {ARGUS_TASK_ID: '9'}\n",
+     "env.ARGUS_TASK_ID: 'ARGUS_TASK_ID' is reserved"),
+    ("kind: custom\nname: x\ncode: /c\ncommand: [a]\nretry: {max_attempts: 101}\n", "retry.max_attempts"),
+    ("kind: custom\nname: x\ncode: /c\ncommand: [run, true]\n", 'command.1: must be a string; quote it: "true"'),
+    ("kind: custom\nname: " + "a" * 64 + "\ncode: /c\ncommand: [a]\n", "63 at most"),
+    ("kind: verl\nname: x\nverl: {code: v, model: m, train_files: [/a], overrides: [a=1, nonsense]}\n",
+     "t.yaml: verl.overrides.1: 'nonsense' is not a hydra override; write key=value, +key=value or ~key"),
+    ("kind: verl\nname: x\nverl: {code: v, model: m, train_files: [/a], workload: rm}\n", "verl.workload"),
+    ("kind: custom\nname: x\ncode: /c\ncommand: [a]\nresources: {gpus_per_node: .nan}\n",
+     "resources.gpus_per_node: 'nan' is not a GPU count"),
 ])
 def test_bad_specs_get_a_precise_message(text, expected):
     assert expected in messages(text)
+
+
+@pytest.mark.parametrize("override", ["a.b=1", "+a.b=1", "++a.b=1", "~a.b", "a.b=", "a@b.c=[1,2]"])
+def test_hydra_override_forms_are_accepted(override):
+    text = f"kind: verl\nname: x\nverl: {{code: v, model: m, train_files: [/a], overrides: ['{override}']}}\n"
+    assert load_spec(text).verl.overrides == [override]
+
+
+def test_error_renders_as_lines_and_as_a_dict():
+    with pytest.raises(SpecError) as info:
+        load_spec("kind: custom\nname: x\ncode: /c\ncommand: [a]\nresources: {gpu_per_node: 1}\n")
+    assert info.value.to_dict() == {"source": "task.yaml", "issues": [
+        {"path": "resources.gpu_per_node", "message": "unknown key; did you mean 'gpus_per_node'?"}]}
+    assert info.value.issues[0] == SpecIssue("resources.gpu_per_node",
+                                             "unknown key; did you mean 'gpus_per_node'?")
+
+
+def test_yaml_tags_never_construct_anything(tmp_path):
+    marker = tmp_path / "pwned"
+    with pytest.raises(SpecError) as info:
+        load_spec(f"!!python/object/apply:os.system ['touch {marker}']\n")
+    assert "unsupported YAML tag" in str(info.value) and not marker.exists()
+
+
+def test_json_body_gets_the_same_checks():
+    with pytest.raises(SpecError) as info:
+        load_spec_data({"kind": "custom", "name": "x", "code": "/c", "command": ["a"], "retri": {}},
+                       source="POST /v1/tasks")
+    assert str(info.value) == "POST /v1/tasks: retri: unknown key; did you mean 'retry'?"
+
+
+def test_defaults():
+    spec = load_spec("kind: custom\nname: x\ncode: /c\ncommand: [a]\n")
+    assert (spec.priority, spec.resources.nodes, spec.resources.cpus) == ("batch", 1, 1.0)
+    assert spec.resources.gpus_per_node.count == 0 and spec.checkpoint.save_freq == 100
+    assert spec.retry.max_attempts == 3 and spec.env == {}
 
 
 def test_every_issue_is_reported_at_once():
@@ -69,69 +126,25 @@ def test_spec_round_trips_through_json():
     assert load_spec_data(data) == spec
 
 
+def test_schema_module_prints_the_schema():
+    out = subprocess.run([sys.executable, "-m", "taskspec.schema"], capture_output=True, text=True,
+                         check=True, cwd=REPO).stdout
+    assert json.loads(out) == spec_json_schema()
+
+
+def test_relative_paths_resolve_against_the_task_file_dir(tmp_path):
+    custom = resolve_relative_paths(load_spec("kind: custom\nname: x\ncode: tiny\ncommand: [a]\n"), tmp_path)
+    assert custom.code == str(tmp_path / "tiny")
+    named = load_spec("kind: verl\nname: x\nverl: {code: v0.9.1, model: /m, train_files: [/a]}\n")
+    assert resolve_relative_paths(named, tmp_path) == named
+    local = load_spec("kind: verl\nname: x\nverl: {code: ./verl-dev, model: /m, train_files: [/a]}\n")
+    assert resolve_relative_paths(local, tmp_path).verl.code == str(tmp_path / "verl-dev")
+    absolute = load_spec("kind: custom\nname: x\ncode: /abs/dir\ncommand: [a]\n")
+    assert resolve_relative_paths(absolute, tmp_path).code == "/abs/dir"
+
+
 def test_relative_code_resolves_against_the_first_base_where_it_exists(tmp_path):
     (tmp_path / "code").mkdir()
     spec = load_spec("kind: custom\nname: x\ncode: code\ncommand: [a]\n")
     resolved = resolve_relative_paths(spec, tmp_path / "nowhere", tmp_path)
     assert resolved.code == str(tmp_path / "code")
-
-
-def ctx(attempt: int = 1, **kw) -> CompileContext:  # noqa: ANN003
-    return CompileContext(task_id=7, attempt=attempt, checkpoint_dir="/ckpt/7-x", verl_tree=TREE, **kw)
-
-
-def test_custom_job_request():
-    spec = load_spec("kind: custom\nname: x\ncode: /work/code\ncommand: [python, t.py, '; rm -rf /']\n"
-                     "resources: {nodes: 1, cpus: 2, gpus_per_node: 2(A100)}\n")
-    req = compile_task(spec, ctx())
-    assert req.submission_id == "argus-7-1"
-    assert shlex.split(req.entrypoint) == ["env", "-C", "/work/code", "python", "t.py", "; rm -rf /"]
-    assert req.entrypoint_num_cpus == 2 and req.entrypoint_num_gpus == 2
-    assert req.entrypoint_resources["argus_worker"] > 0
-    assert "accelerator_type:A100" in req.entrypoint_resources
-    env = req.runtime_env["env_vars"]
-    assert env["ARGUS_CHECKPOINT_DIR"] == "/ckpt/7-x" and env["RAY_JOB_STOP_WAIT_TIME_S"] == "30"
-
-
-def test_verl_job_request_sets_what_argus_owns_and_is_stable_across_attempts():
-    spec = load_spec((REPO / "examples/verl-grpo.yaml").read_text())
-    first, second = compile_task(spec, ctx(1)), compile_task(spec, ctx(2))
-    assert first.argv == second.argv and first.entrypoint == second.entrypoint
-    assert first.argv[:3] == [TREE.python, "-m", "verl.trainer.main_ppo"]
-    for item in ("trainer.nnodes=2", "trainer.n_gpus_per_node=8", "trainer.default_local_dir=/ckpt/7-x",
-                 "trainer.resume_mode=auto", "trainer.save_freq=50",
-                 "reward.custom_reward_function.path=/gpfs/users/alice/reward.py",
-                 "algorithm.adv_estimator=grpo"):
-        assert item in first.argv
-    assert first.entrypoint_num_gpus == 0  # verl places its own GPU groups
-    assert first.runtime_env["py_executable"] == TREE.python
-    assert first.runtime_env["env_vars"]["PYTHONPATH"] == TREE.path
-    assert first.workdir == TREE.path
-
-
-def test_old_trees_get_the_old_reward_key():
-    spec = load_spec((REPO / "examples/verl-grpo.yaml").read_text())
-    old = VerlTree("v0.6", "/t", "/py", reward_key="custom_reward_function")
-    argv = compile_task(spec, CompileContext(1, 1, "/c", verl_tree=old)).argv
-    assert "custom_reward_function.path=/gpfs/users/alice/reward.py" in argv
-
-
-@pytest.mark.parametrize("override,path", [
-    ("trainer.nnodes=4", "verl.overrides.0"),
-    ("+trainer.default_local_dir=/tmp", "verl.overrides.0"),
-    ("custom_reward_function.path=/x.py", "verl.overrides.0"),
-    ("reward.custom_reward_function.name=f", "verl.overrides.0"),
-])
-def test_overrides_that_fight_argus_are_refused(override, path):
-    text = (f"kind: verl\nname: x\nverl: {{code: v, model: /m, train_files: [/a], "
-            f"reward: {{path: /r.py}}, overrides: ['{override}']}}\n")
-    with pytest.raises(CompileError) as info:
-        compile_task(load_spec(text), ctx())
-    assert info.value.path == path and "set by Argus" in info.value.message
-
-
-def test_paths_hydra_cannot_carry_are_refused():
-    text = "kind: verl\nname: x\nverl: {code: v, model: '/m,odel', train_files: [/a]}\n"
-    with pytest.raises(CompileError) as info:
-        compile_task(load_spec(text), ctx())
-    assert info.value.path == "verl.model"

@@ -1,0 +1,43 @@
+"""The layering is enforced, not hoped for: api | head | worker → argus → taskspec."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_import_linter_contract_holds():
+    lint = Path(sys.executable).parent / "lint-imports"
+    result = subprocess.run([str(lint), "--config", str(REPO / "pyproject.toml")], cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+
+
+def imports_of(package: str) -> set[str]:
+    found = set()
+    for path in (REPO / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module.split(".")[0])
+    return found
+
+
+def test_taskspec_is_pure():
+    allowed_third_party = {"pydantic", "yaml"}
+    project = {"argus", "api", "head", "worker", "ray", "sqlalchemy", "fastapi", "hydra", "omegaconf"}
+    assert not (imports_of("taskspec") & project)
+    assert allowed_third_party & imports_of("taskspec")
+
+
+def test_only_the_adapter_imports_ray():
+    offenders = [str(p.relative_to(REPO)) for pkg in ("argus", "api", "head", "worker", "taskspec")
+                 for p in (REPO / pkg).rglob("*.py")
+                 if p.name != "ray_adapter.py" and any(
+                     (isinstance(n, ast.Import) and any(a.name.split(".")[0] == "ray" for a in n.names))
+                     or (isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] == "ray")
+                     for n in ast.walk(ast.parse(p.read_text())))]
+    assert offenders == []
