@@ -23,9 +23,6 @@ router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 Ctx = Annotated[AppContext, Depends(get_ctx)]
 
 
-def As(action: str) -> Any:  # noqa: N802 - reads as a type: who: As("task.cancel")
-    return Annotated[Principal, Depends(acting(action))]
-
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
 
 
@@ -50,7 +47,7 @@ async def _read_spec(request: Request, source: str):  # noqa: ANN202
 async def submit(
     request: Request,
     ctx: Ctx,
-    who: As("task.submit"),
+    who: Principal = Depends(acting("task.submit")),
     dry_run: bool = False,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
     source: Annotated[str, Header(alias="X-Argus-Source")] = "task.yaml",
@@ -81,7 +78,7 @@ async def submit(
 @router.get("", summary="List tasks")
 def list_tasks(
     ctx: Ctx,
-    who: As("task.list"),
+    who: Principal = Depends(acting("task.list")),
     status: Annotated[list[str] | None, Query()] = None,
     priority: str | None = None,
     team: str | None = None,
@@ -94,19 +91,19 @@ def list_tasks(
 
 
 @router.get("/{task_id}", summary="One task with its attempts")
-def get_task(task_id: int, ctx: Ctx, who: As("task.read")) -> Any:
+def get_task(task_id: int, ctx: Ctx, who: Principal = Depends(acting("task.read"))) -> Any:
     access.authorize_task(ctx.db, who, "task.read", task_id)
     return task_service.get(ctx.db, task_id)
 
 
 @router.get("/{task_id}/events", summary="The task's status changes")
-def get_events(task_id: int, ctx: Ctx, who: As("task.read")) -> Any:
+def get_events(task_id: int, ctx: Ctx, who: Principal = Depends(acting("task.read"))) -> Any:
     access.authorize_task(ctx.db, who, "task.read", task_id)
     return {"items": task_service.events(ctx.db, task_id)}
 
 
 @router.get("/{task_id}/logs", summary="Driver logs; follow=true streams until the attempt ends")
-def get_logs(task_id: int, ctx: Ctx, who: As("task.logs"), attempt: int | None = None,
+def get_logs(task_id: int, ctx: Ctx, who: Principal = Depends(acting("task.logs")), attempt: int | None = None,
              follow: bool = False) -> Any:
     access.authorize_task(ctx.db, who, "task.logs", task_id)  # 404/403 before the stream starts
     if follow:
@@ -116,13 +113,13 @@ def get_logs(task_id: int, ctx: Ctx, who: As("task.logs"), attempt: int | None =
 
 
 @router.post("/{task_id}/cancel", status_code=202, summary="Record the intent to cancel")
-def cancel(task_id: int, ctx: Ctx, who: As("task.cancel")) -> Any:
+def cancel(task_id: int, ctx: Ctx, who: Principal = Depends(acting("task.cancel"))) -> Any:
     access.authorize_task(ctx.db, who, "task.cancel", task_id)
     return task_service.cancel(ctx.db, task_id, actor=who.name)
 
 
 @router.post("/{task_id}/resubmit", status_code=201, summary="Queue an ended task again")
-def resubmit(task_id: int, request: Request, ctx: Ctx, who: As("task.resubmit"),
+def resubmit(task_id: int, request: Request, ctx: Ctx, who: Principal = Depends(acting("task.resubmit")),
              fresh: bool = False) -> Any:
     access.authorize_task(ctx.db, who, "task.resubmit", task_id)
     task = task_service.resubmit(ctx.db, ctx.settings, task_id, actor=who.name, fresh=fresh)
