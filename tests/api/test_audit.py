@@ -113,3 +113,17 @@ def test_deleted_entry_is_found_at_the_next_one(world):
 def test_bootstrap_is_the_first_entry(world):
     first = export(world)[0]
     assert (first["action"], first["actor"], first["source_ip"]) == ("admin.init", "root", "local")
+
+
+def test_preemption_is_recorded_with_its_preemptor(world):
+    task_id = world.client("alice").post("/v1/tasks", json=world.spec("alice")).json()["id"]
+    steps = [TaskStatus.QUEUED, TaskStatus.SUBMITTING, TaskStatus.SUBMITTED, TaskStatus.RUNNING,
+             TaskStatus.PREEMPTING]
+    with world.db.write() as session:
+        for src, dst in zip(steps, steps[1:], strict=False):
+            extra = {"audit_params": {"preemptor": 99}} if dst is TaskStatus.PREEMPTING else {}
+            assert transition(session, task_id, src, dst, attempt=1, **extra)
+    entries = export(world, user="scheduler")
+    assert [e["action"] for e in entries] == [
+        "task.submitting", "task.submitted", "task.running", "task.preempting"]
+    assert entries[-1]["params"]["preemptor"] == 99
