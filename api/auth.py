@@ -7,7 +7,6 @@ state-changing request, every denied one and every read of the audit trail.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +18,6 @@ from argus.authz import Principal
 from argus.db import audit
 from argus.services import identity
 
-log = logging.getLogger(__name__)
 AUDITED_READS = {"audit.read"}
 
 
