@@ -1,8 +1,10 @@
 """Authentication and the request audit: every call but /healthz and /readyz needs a token.
 
-``acting("task.cancel")`` is the dependency a route declares: it authenticates the bearer
-token and names the action for the audit. The audit middleware then records every
-state-changing request, every denied one and every read of the audit trail.
+``acting("task.cancel")`` is the dependency a route declares: it starts the request's audit
+entry (:class:`RequestAudit`) and authenticates the bearer token. Services that change state
+write that entry in their own transaction; the middleware here writes it for every other
+request that must leave a trace: refused ones (401/403), failed state changes, and reads of
+the audit trail.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.context import get_ctx
 from argus.authz import Principal
-from argus.db import audit
+from argus.db.audit import RequestAudit
 from argus.services import identity
 
 AUDITED_READS = {"audit.read"}
@@ -31,20 +33,27 @@ def acting(action: str) -> Callable[[Request], Principal]:
     """Dependency: the authenticated caller, with ``action`` noted for the audit trail."""
 
     def dependency(request: Request) -> Principal:
-        request.state.action = action
-        request.state.audit_params = {}
+        entry = RequestAudit(action=action, source_ip=request.client.host if request.client else "",
+                             request_id=getattr(request.state, "request_id", ""),
+                             target=request.url.path, params=dict(request.query_params))
+        request.state.audit = entry
         principal = identity.authenticate(get_ctx(request).db, bearer(request))
-        request.state.principal = principal
+        entry.actor, entry.token_name = principal.name, principal.token_name
         return principal
 
     return dependency
 
 
+def audit_of(request: Request) -> RequestAudit:
+    return request.state.audit
+
+
 def note(request: Request, *, target: str | None = None, **params: Any) -> None:
-    """Add what a route knows (a created id, a spec's name) to its audit entry."""
+    """Add what a route knows (a spec's name, a created id) to its audit entry."""
+    entry = audit_of(request)
     if target is not None:
-        request.state.audit_target = target
-    request.state.audit_params = {**getattr(request.state, "audit_params", {}), **params}
+        entry.target = target
+    entry.params.update(params)
 
 
 def _outcome(status: int) -> str:
@@ -53,28 +62,22 @@ def _outcome(status: int) -> str:
     return "ok" if status < 400 else f"error {status}"
 
 
-def _should_record(request: Request, status: int) -> bool:
+def _pending(request: Request, status: int) -> RequestAudit | None:
+    """The entry still to write for this request, if it must leave a trace."""
     if request.url.path in ("/healthz", "/readyz"):
-        return False
-    action = getattr(request.state, "action", None)
-    return request.method != "GET" or status in (401, 403) or action in AUDITED_READS
-
-
-def _entry(request: Request, status: int) -> dict[str, Any]:
-    principal: Principal | None = getattr(request.state, "principal", None)
-    params = {k: v for k, v in request.query_params.items()}
-    params.update(getattr(request.state, "audit_params", {}) or {})
-    params["http_status"] = status
-    return {
-        "actor": principal.name if principal else "-",
-        "token_name": principal.token_name if principal else "",
-        "source_ip": request.client.host if request.client else "",
-        "action": getattr(request.state, "action", None) or f"{request.method} {request.url.path}",
-        "target": getattr(request.state, "audit_target", None) or request.url.path,
-        "params": params,
-        "outcome": _outcome(status),
-        "request_id": getattr(request.state, "request_id", ""),
-    }
+        return None
+    entry: RequestAudit | None = getattr(request.state, "audit", None)
+    if entry is not None and entry.recorded:
+        return None
+    if request.method == "GET" and status not in (401, 403) and (
+            entry is None or entry.action not in AUDITED_READS):
+        return None
+    if entry is None:  # no route matched: an unknown path or method
+        entry = RequestAudit(action=f"{request.method} {request.url.path}",
+                             source_ip=request.client.host if request.client else "",
+                             request_id=getattr(request.state, "request_id", ""),
+                             target=request.url.path, params=dict(request.query_params))
+    return entry
 
 
 def install(app: FastAPI) -> None:
@@ -83,12 +86,12 @@ def install(app: FastAPI) -> None:
     @app.middleware("http")
     async def _audit(request: Request, call_next):  # noqa: ANN001, ANN202
         response = await call_next(request)
-        if _should_record(request, response.status_code):
-            entry = _entry(request, response.status_code)
-            await run_in_threadpool(_write, get_ctx(request).db, entry)
+        entry = _pending(request, response.status_code)
+        if entry is not None:
+            await run_in_threadpool(_write, get_ctx(request).db, entry, response.status_code)
         return response
 
 
-def _write(db, entry: dict[str, Any]) -> None:  # noqa: ANN001
+def _write(db, entry: RequestAudit, status: int) -> None:  # noqa: ANN001
     with db.write() as session:
-        audit.append(session, **entry)
+        entry.record(session, outcome=_outcome(status), http_status=status)

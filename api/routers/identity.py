@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import acting, note
+from api.auth import acting, audit_of, note
 from api.context import AppContext, get_ctx
 from argus.authz import PERMISSIONS, Principal
 from argus.services import identity
@@ -48,7 +48,7 @@ def whoami(who: Principal = Depends(acting("whoami"))) -> Any:
 @router.post("/teams", status_code=201, summary="Create a team")
 def create_team(body: TeamIn, request: Request, ctx: Ctx, who: Principal = Depends(acting("team.create"))) -> Any:
     note(request, target=f"team/{body.name}", **body.model_dump())
-    return identity.create_team(ctx.db, who, body.name, body.description)
+    return identity.create_team(ctx.db, who, body.name, body.description, audit=audit_of(request))
 
 
 @router.get("/teams", summary="Teams the caller may see")
@@ -64,7 +64,8 @@ def get_team(name: str, ctx: Ctx, who: Principal = Depends(acting("team.read")))
 @router.post("/users", status_code=201, summary="Create a user")
 def create_user(body: UserIn, request: Request, ctx: Ctx, who: Principal = Depends(acting("user.create"))) -> Any:
     note(request, target=f"user/{body.name}", **body.model_dump())
-    return identity.create_user(ctx.db, who, body.name, team=body.team, role=body.role)
+    return identity.create_user(ctx.db, who, body.name, team=body.team, role=body.role,
+                                audit=audit_of(request))
 
 
 @router.get("/users", summary="Users the caller may see")
@@ -76,7 +77,8 @@ def list_users(ctx: Ctx, who: Principal = Depends(acting("user.read"))) -> Any:
 def create_token(body: TokenIn, request: Request, ctx: Ctx, who: Principal = Depends(acting("token.create"))) -> Any:
     note(request, target=f"user/{body.user}", **body.model_dump())
     expires = identity.parse_duration(body.expires) if body.expires else None
-    return identity.create_token(ctx.db, who, body.user, name=body.name, expires_in_s=expires)
+    return identity.create_token(ctx.db, who, body.user, name=body.name, expires_in_s=expires,
+                                 audit=audit_of(request))
 
 
 @router.get("/tokens", summary="API tokens the caller may see (never the secrets)")
@@ -87,4 +89,4 @@ def list_tokens(ctx: Ctx, who: Principal = Depends(acting("token.read")), user: 
 @router.post("/tokens/{user}/{name}/revoke", summary="Revoke an API token")
 def revoke_token(user: str, name: str, request: Request, ctx: Ctx, who: Principal = Depends(acting("token.revoke"))) -> Any:
     note(request, target=f"token/{user}/{name}")
-    return identity.revoke_token(ctx.db, who, user, name)
+    return identity.revoke_token(ctx.db, who, user, name, audit=audit_of(request))

@@ -9,7 +9,7 @@ import yaml
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
-from api.auth import acting, note
+from api.auth import acting, audit_of, note
 from api.context import AppContext, get_ctx
 from argus.authz import Principal, require_action
 from argus.errors import BadRequest
@@ -69,10 +69,8 @@ async def submit(
             "entrypoint_resources": preview.entrypoint_resources,
             "decision": preview_decision(ctx.db, ctx.settings, ctx.provider, spec),
         }
-    task = task_service.create_task(ctx.db, ctx.settings, spec, text, owner=owner, team=team,
-                                    idempotency_key=idempotency_key)
-    note(request, target=f"task/{task['id']}")
-    return task
+    return task_service.create_task(ctx.db, ctx.settings, spec, text, owner=owner, team=team,
+                                    idempotency_key=idempotency_key, audit=audit_of(request))
 
 
 @router.get("", summary="List tasks")
@@ -113,15 +111,15 @@ def get_logs(task_id: int, ctx: Ctx, who: Principal = Depends(acting("task.logs"
 
 
 @router.post("/{task_id}/cancel", status_code=202, summary="Record the intent to cancel")
-def cancel(task_id: int, ctx: Ctx, who: Principal = Depends(acting("task.cancel"))) -> Any:
+def cancel(task_id: int, request: Request, ctx: Ctx, who: Principal = Depends(acting("task.cancel"))) -> Any:
     access.authorize_task(ctx.db, who, "task.cancel", task_id)
-    return task_service.cancel(ctx.db, task_id, actor=who.name)
+    return task_service.cancel(ctx.db, task_id, actor=who.name, audit=audit_of(request))
 
 
 @router.post("/{task_id}/resubmit", status_code=201, summary="Queue an ended task again")
 def resubmit(task_id: int, request: Request, ctx: Ctx, who: Principal = Depends(acting("task.resubmit")),
              fresh: bool = False) -> Any:
     access.authorize_task(ctx.db, who, "task.resubmit", task_id)
-    task = task_service.resubmit(ctx.db, ctx.settings, task_id, actor=who.name, fresh=fresh)
-    note(request, created=task["id"])
-    return task
+    note(request, resubmit_of=task_id)
+    return task_service.resubmit(ctx.db, ctx.settings, task_id, actor=who.name, fresh=fresh,
+                                 audit=audit_of(request))

@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, text
@@ -69,3 +70,30 @@ def append(
     session.add(entry)
     session.flush()
     return entry
+
+
+@dataclass
+class RequestAudit:
+    """One API request's audit entry in the making. A service that changes state calls
+    :meth:`record` inside its own write transaction, so the change and its entry commit
+    together; the API middleware writes the entry of anything not recorded that way (denied
+    and failed requests, reads of the trail)."""
+
+    action: str
+    actor: str = "-"
+    token_name: str = ""
+    source_ip: str = ""
+    request_id: str = ""
+    target: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    recorded: bool = False
+
+    def record(self, session: Session, *, target: str | None = None, outcome: str = "ok",
+               **params: Any) -> None:
+        if target is not None:
+            self.target = target
+        self.params.update(params)
+        append(session, actor=self.actor, action=self.action, outcome=outcome, target=self.target,
+               params=self.params, token_name=self.token_name, source_ip=self.source_ip,
+               request_id=self.request_id)
+        self.recorded = True

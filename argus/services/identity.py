@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from argus.authz import ROLES, TEAM_ADMIN_GRANTS, Principal, Scope, require, require_action
 from argus.db import audit
+from argus.db.audit import RequestAudit
 from argus.db.engine import Database
 from argus.db.models import ApiToken, Task, Team, User
 from argus.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
@@ -58,13 +59,16 @@ def token_view(token: ApiToken) -> dict[str, Any]:
             "last_used_at": token.last_used_at}
 
 
-def create_team(db: Database, actor: Principal, name: str, description: str = "") -> dict[str, Any]:
+def create_team(db: Database, actor: Principal, name: str, description: str = "", *,
+                audit: RequestAudit | None = None) -> dict[str, Any]:
     require_action(actor, "team.create")
     _check_name("team", name)
     with db.write() as session:
         if session.get(Team, name) is not None:
             raise Conflict(f"team '{name}' already exists")
         session.add(Team(name=name, description=description, created_at=time.time()))
+        if audit is not None:
+            audit.record(session, target=f"team/{name}")
     return {"name": name, "description": description}
 
 
@@ -95,7 +99,7 @@ def get_team(db: Database, actor: Principal, name: str) -> dict[str, Any]:
 
 
 def create_user(db: Database, actor: Principal, name: str, *, team: str | None,
-                role: str) -> dict[str, Any]:
+                role: str, audit: RequestAudit | None = None) -> dict[str, Any]:
     _check_name("user", name)
     if role not in ROLES:
         raise BadRequest(f"'{role}' is not a role; use one of: {', '.join(ROLES)}")
@@ -103,7 +107,10 @@ def create_user(db: Database, actor: Principal, name: str, *, team: str | None,
     if actor.role == "team-admin" and role not in TEAM_ADMIN_GRANTS:
         raise Forbidden(f"a team-admin may create only {' or '.join(TEAM_ADMIN_GRANTS)} users")
     with db.write() as session:
-        return user_view(_add_user(session, name, team, role, actor.name))
+        user = _add_user(session, name, team, role, actor.name)
+        if audit is not None:
+            audit.record(session, target=f"user/{name}")
+        return user_view(user)
 
 
 def _add_user(session, name: str, team: str | None, role: str, by: str) -> User:  # noqa: ANN001
@@ -130,14 +137,19 @@ def list_users(db: Database, actor: Principal) -> list[dict[str, Any]]:
 
 
 def create_token(db: Database, actor: Principal, user: str, *, name: str | None = None,
-                 expires_in_s: float | None = None) -> dict[str, Any]:
+                 expires_in_s: float | None = None,
+                 audit: RequestAudit | None = None) -> dict[str, Any]:
     """A new token for ``user``; the secret is in the answer and nowhere else."""
     with db.write() as session:
         target = session.get(User, user)
         if target is None:
             raise NotFound(f"user '{user}' does not exist")
         require(actor, "token.create", owner=user, target=f"user/{user}")
-        return _add_token(session, target.name, name, expires_in_s, actor.name)
+        created = _add_token(session, target.name, name, expires_in_s, actor.name)
+        if audit is not None:  # never the secret
+            audit.record(session, target=f"token/{user}/{created['name']}",
+                         expires_at=created["expires_at"])
+        return created
 
 
 def _add_token(session, user: str, name: str | None, expires_in_s: float | None,  # noqa: ANN001
@@ -167,7 +179,8 @@ def list_tokens(db: Database, actor: Principal, user: str | None = None) -> list
         return [token_view(t) for t in session.scalars(query)]
 
 
-def revoke_token(db: Database, actor: Principal, user: str, name: str) -> dict[str, Any]:
+def revoke_token(db: Database, actor: Principal, user: str, name: str, *,
+                 audit: RequestAudit | None = None) -> dict[str, Any]:
     with db.write() as session:
         row = session.scalar(select(ApiToken).where(ApiToken.user == user, ApiToken.name == name))
         if row is None:
@@ -175,6 +188,8 @@ def revoke_token(db: Database, actor: Principal, user: str, name: str) -> dict[s
         require(actor, "token.revoke", owner=row.user, target=f"token/{user}/{name}")
         if row.revoked_at is None:
             row.revoked_at = time.time()
+            if audit is not None:
+                audit.record(session, target=f"token/{user}/{name}")
         return token_view(row)
 
 

@@ -75,7 +75,7 @@ def test_export_filters_and_csv(world):
     csv_text = world.client("audrey").get("/v1/audit", params={"format": "csv"}).text
     rows = [r for r in csv.DictReader(io.StringIO(csv_text)) if r["action"] == "task.submit"]
     assert [r["actor"] for r in rows] == ["alice", "carol"]
-    assert json.loads(rows[0]["params"])["http_status"] == 201
+    assert json.loads(rows[0]["params"])["name"] == "t-alice"
 
 
 def test_the_database_refuses_update_and_delete(world):
@@ -127,3 +127,13 @@ def test_preemption_is_recorded_with_its_preemptor(world):
     assert [e["action"] for e in entries] == [
         "task.submitting", "task.submitted", "task.running", "task.preempting"]
     assert entries[-1]["params"]["preemptor"] == 99
+
+
+def test_a_refused_state_change_is_recorded_once_with_its_error(world):
+    task_id = world.client("alice").post("/v1/tasks", json=world.spec("alice")).json()["id"]
+    assert world.client("alice").post(f"/v1/tasks/{task_id}/cancel").status_code == 202
+    assert world.client("alice").post(f"/v1/tasks/{task_id}/cancel").status_code == 409
+    cancels = export(world, action="task.cancel")
+    assert [(e["outcome"], e["target"]) for e in cancels] == [
+        ("ok", f"task/{task_id}"), ("error 409", f"/v1/tasks/{task_id}/cancel")]
+    assert cancels[0]["params"] == {"to": "CANCELLED"}
