@@ -27,6 +27,7 @@ FIELDS = ("ts", "actor", "token_name", "source_ip", "action", "target", "params"
 SECRET_KEY = re.compile(r"token|secret|password|passwd|authorization|api[_-]?key|credential",
                         re.IGNORECASE)
 REDACTED = "[redacted]"
+SHORT = 64
 
 
 def redact(value: Any) -> Any:
@@ -57,10 +58,12 @@ def append(
     request_id: str = "",
     ts: float | None = None,
 ) -> AuditEntry:
+    short = SHORT  # the String(64)/String(32) columns: clients control some of these values
     fields: dict[str, Any] = {
-        "ts": ts if ts is not None else time.time(), "actor": actor, "token_name": token_name,
-        "source_ip": source_ip, "action": action, "target": target,
-        "params": redact(params or {}), "outcome": outcome, "request_id": request_id,
+        "ts": ts if ts is not None else time.time(), "actor": actor[:short],
+        "token_name": token_name[:short], "source_ip": source_ip[:short],
+        "action": action[:short], "target": target, "params": redact(params or {}),
+        "outcome": outcome[:32], "request_id": request_id[:short],
     }
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})

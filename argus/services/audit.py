@@ -103,12 +103,19 @@ def as_jsonl(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
         yield json.dumps(row, sort_keys=True, default=str) + "\n"
 
 
+def _cell(value: Any) -> Any:
+    """Defuse spreadsheet formulas: a cell starting with = + - @ is prefixed with a quote."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def as_csv(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
     for row in rows:
-        writer.writerow([json.dumps(row["params"], sort_keys=True) if c == "params" else row[c]
+        writer.writerow([_cell(json.dumps(row["params"], sort_keys=True) if c == "params" else row[c])
                          for c in COLUMNS])
         yield buffer.getvalue()
         buffer.seek(0)

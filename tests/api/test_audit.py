@@ -137,3 +137,13 @@ def test_a_refused_state_change_is_recorded_once_with_its_error(world):
     assert [(e["outcome"], e["target"]) for e in cancels] == [
         ("ok", f"task/{task_id}"), ("error 409", f"/v1/tasks/{task_id}/cancel")]
     assert cancels[0]["params"] == {"to": "CANCELLED"}
+
+
+def test_client_controlled_values_cannot_break_the_trail_or_a_spreadsheet(world):
+    evil = "=HYPERLINK(\"http://x\")" + "x" * 200
+    response = world.client("bob").post("/v1/tasks/1/cancel", headers={"X-Request-ID": evil})
+    assert response.status_code in (403, 404)
+    csv_text = world.client("audrey").get("/v1/audit", params={"format": "csv", "user": "bob"}).text
+    [row] = list(csv.DictReader(io.StringIO(csv_text)))
+    assert row["request_id"].startswith("'=HYPERLINK") and len(row["request_id"]) == 65
+    assert world.client("audrey").get("/v1/audit/verify").json()["ok"] is True
