@@ -11,6 +11,7 @@ from argus.cli.config import write_config
 from argus.cli.output import emit_json, table, when
 from argus.db.engine import Database
 from argus.db.migrate import upgrade
+from argus.services import audit as audit_service
 from argus.services import identity
 from argus.settings import load_settings
 
@@ -176,10 +177,13 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option("--local", is_flag=True,
+              help="Read the server's database directly (ARGUS_DB_URL/ARGUS_STATE_DIR), "
+              "e.g. while the server is down.")
 @pass_state
-def audit_verify(state: CliState) -> None:
+def audit_verify(state: CliState, local: bool) -> None:
     """Check the chain; exit 1 and name the first broken entry if it does not hold."""
-    report = state.client().audit_verify()
+    report = _verify_local() if local else state.client().audit_verify()
     if report["ok"]:
         click.echo(f"ok: {report['entries']} entries, head {report['head_hash']}")
         return
@@ -187,6 +191,14 @@ def audit_verify(state: CliState) -> None:
     click.echo(f"BROKEN at entry {broken['id']} ({broken['time']}): {broken['reason']}; "
                f"{report['entries']} entries before it verify", err=True)
     sys.exit(1)
+
+
+def _verify_local() -> dict:
+    db = Database(load_settings().database_url)
+    try:
+        return audit_service.verify(db)
+    finally:
+        db.dispose()
 
 
 @audit.command("export")

@@ -90,3 +90,5 @@ def test_audit_verify_names_the_edited_entry(setup):
     db.dispose()
     verify = cli("audit", "verify", token=root)
     assert verify.returncode == 1 and f"BROKEN at entry {victim} " in verify.stderr
+    local = cli("audit", "verify", "--local")  # the database itself, no server, no token
+    assert local.returncode == 1 and f"BROKEN at entry {victim} " in local.stderr
