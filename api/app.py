@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from api import errors
+from api import auth, errors
 from api.context import AppContext
-from api.routers import system, tasks
+from api.routers import audit, identity, system, tasks
 from argus import __version__
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
@@ -47,6 +47,9 @@ def create_app(
                   description="Queue, schedule and run training tasks as Ray Jobs.")
     app.state.ctx = ctx
     errors.install(app)
+    auth.install(app)
     app.include_router(system.router)
     app.include_router(tasks.router)
+    app.include_router(identity.router)
+    app.include_router(audit.router)
     return app

@@ -90,6 +90,47 @@ class ArgusClient:
     def schema(self) -> dict:
         return self._request("GET", "/v1/schema").json()
 
+    # identity and audit
+    def whoami(self) -> dict:
+        return self._request("GET", "/v1/whoami").json()
+
+    def create_team(self, name: str, description: str = "") -> dict:
+        return self._request("POST", "/v1/teams", json={"name": name, "description": description}).json()
+
+    def teams(self) -> list[dict]:
+        return self._request("GET", "/v1/teams").json()["items"]
+
+    def team(self, name: str) -> dict:
+        return self._request("GET", f"/v1/teams/{name}").json()
+
+    def create_user(self, name: str, *, team: str | None, role: str) -> dict:
+        return self._request("POST", "/v1/users", json={"name": name, "team": team, "role": role}).json()
+
+    def users(self) -> list[dict]:
+        return self._request("GET", "/v1/users").json()["items"]
+
+    def create_token(self, user: str, *, name: str | None = None, expires: str | None = None) -> dict:
+        body = {"user": user, "name": name, "expires": expires}
+        return self._request("POST", "/v1/tokens", json=body).json()
+
+    def tokens(self, user: str | None = None) -> list[dict]:
+        return self._request("GET", "/v1/tokens", params={"user": user} if user else None).json()["items"]
+
+    def revoke_token(self, user: str, name: str) -> dict:
+        return self._request("POST", f"/v1/tokens/{user}/{name}/revoke").json()
+
+    def audit_export(self, **params: Any) -> Iterator[str]:
+        clean = {k: v for k, v in params.items() if v is not None}
+        with self._http.stream("GET", "/v1/audit", params=clean,
+                               timeout=httpx.Timeout(30.0, read=None)) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise _api_error(response)
+            yield from response.iter_text()
+
+    def audit_verify(self) -> dict:
+        return self._request("GET", "/v1/audit/verify").json()
+
     def ready(self) -> dict:
         response = self._http.get("/readyz")
         return response.json()

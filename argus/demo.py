@@ -8,6 +8,7 @@ stops exactly what it started.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -47,6 +48,13 @@ def argus(env: dict[str, str], *args: str) -> int:
     return subprocess.run([sys.executable, "-m", "argus.cli.main", *args], env=env, cwd=REPO).returncode
 
 
+def admin_init(env: dict[str, str], name: str) -> str:
+    result = subprocess.run([sys.executable, "-m", "argus.cli.main", "admin", "init", name],
+                            env=env, cwd=REPO, capture_output=True, text=True, check=True)
+    print(result.stdout, end="")
+    return result.stdout.strip().splitlines()[-1]
+
+
 def main() -> int:
     state = REPO / ".state" / "demo"
     shutil.rmtree(state, ignore_errors=True)
@@ -73,7 +81,11 @@ def main() -> int:
         port = free_port()
         env = {**os.environ, "ARGUS_STATE_DIR": str(state), "ARGUS_SHARED_ROOT": str(shared),
                "ARGUS_RAY_ADDRESS": f"http://127.0.0.1:{dash}", "ARGUS_PORT": str(port),
-               "ARGUS_SERVER": f"http://127.0.0.1:{port}", "ARGUS_TICK_SECONDS": "0.5"}
+               "ARGUS_SERVER": f"http://127.0.0.1:{port}", "ARGUS_TICK_SECONDS": "0.5",
+               # the examples (and the verl example's /gpfs paths) are registered shared paths
+               "ARGUS_SHARED_PATHS": json.dumps([str(REPO / "examples"), "/gpfs"])}
+        say("argus admin init demo: the first admin, its token printed once")
+        env["ARGUS_TOKEN"] = admin_init(env, "demo")
         say(f"starting the Argus server on http://127.0.0.1:{port} (scheduler embedded)")
         server = spawn([sys.executable, "-m", "argus.cli.main", "server"], env=env,
                        log_path=state / "server.log")

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='Named verl code paths as JSON: {"v0.9.1": {"path": ..., "python": ...}}.',
     )
+    shared_paths: list[Path] = Field(
+        default_factory=list,
+        description="Extra directories every task may read (JSON list), besides the owner's "
+        "<shared root>/users/<name>, the team's <shared root>/teams/<team>, <shared root>/code "
+        "and the verl trees.",
+    )
     verl_default_python: str = Field(
         default="python3",
         description="Interpreter for a verl tree given by path with no configured interpreter.",

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from api.app import create_app  # noqa: E402
 from argus.client import ArgusClient  # noqa: E402
 from argus.cluster import StaticCluster  # noqa: E402
+from argus.services.identity import bootstrap_admin  # noqa: E402
 from argus.settings import Settings  # noqa: E402
 from tests.conftest import ServerThread  # noqa: E402
 from tests.localray import start_local_ray  # noqa: E402
@@ -67,13 +68,15 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="argus-bench-"))
     try:
         settings = Settings(state_dir=root / "state", shared_root=root / "shared",
-                            ray_address=ray.dashboard_url, embed_scheduler=False)
+                            ray_address=ray.dashboard_url, embed_scheduler=False,
+                            shared_paths=[EXAMPLES])
         app = create_app(settings, provider=StaticCluster(ray.dashboard_url))
+        token = bootstrap_admin(app.state.ctx.db, "bench")["token"]
         spec = {"kind": "custom", "name": "bench", "code": str(EXAMPLES / "tiny_train"),
                 "command": ["python", "-c", "pass"], "resources": {"nodes": 1, "cpus": 1}}
         with ServerThread(app) as server:
             def argus_submit(_i: int):  # noqa: ANN202
-                client = ArgusClient(server.url)
+                client = ArgusClient(server.url, token=token)
                 return lambda _j: client.submit(spec)
 
             wall, lat = run_clients(args.clients, args.per_client, argus_submit)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
+from api.auth import acting
 from api.context import get_ctx
+from argus.authz import Principal
 from argus import __version__
 from argus.db.migrate import current_revision, head_revision
 from fastapi import Request
@@ -39,5 +43,5 @@ def readyz(request: Request) -> JSONResponse:
 
 
 @router.get("/v1/schema", summary="JSON schema of the task spec")
-def schema() -> dict[str, Any]:
+def schema(_who: Annotated[Principal, Depends(acting("schema.read"))]) -> dict[str, Any]:
     return spec_json_schema()

@@ -9,15 +9,19 @@ import yaml
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
+from api.auth import acting, audit_of, note
 from api.context import AppContext, get_ctx
+from argus.authz import Principal, require_action
 from argus.errors import BadRequest
 from argus.scheduler.admit import preview_decision
+from argus.services import access
 from argus.services import logs as log_service
 from argus.services import tasks as task_service
 from taskspec import load_spec, load_spec_data
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 Ctx = Annotated[AppContext, Depends(get_ctx)]
+
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
 
@@ -43,12 +47,16 @@ async def _read_spec(request: Request, source: str):  # noqa: ANN202
 async def submit(
     request: Request,
     ctx: Ctx,
+    who: Principal = Depends(acting("task.submit")),
     dry_run: bool = False,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
     source: Annotated[str, Header(alias="X-Argus-Source")] = "task.yaml",
 ) -> Any:
+    require_action(who, "task.submit")  # before reading the body
     spec, text = await _read_spec(request, source)
-    preview = ctx.preparer.check(spec, source=source)
+    note(request, name=spec.name, kind=spec.kind, priority=spec.priority, source=source)
+    owner, team = access.submit_identity(who, spec)
+    preview = ctx.preparer.check(spec, source=source, owner=owner, team=team)
     if dry_run:
         return {
             "dry_run": True,
@@ -61,12 +69,14 @@ async def submit(
             "entrypoint_resources": preview.entrypoint_resources,
             "decision": preview_decision(ctx.db, ctx.settings, ctx.provider, spec),
         }
-    return task_service.create_task(ctx.db, ctx.settings, spec, text, idempotency_key=idempotency_key)
+    return task_service.create_task(ctx.db, ctx.settings, spec, text, owner=owner, team=team,
+                                    idempotency_key=idempotency_key, audit=audit_of(request))
 
 
 @router.get("", summary="List tasks")
 def list_tasks(
     ctx: Ctx,
+    who: Principal = Depends(acting("task.list")),
     status: Annotated[list[str] | None, Query()] = None,
     priority: str | None = None,
     team: str | None = None,
@@ -75,33 +85,41 @@ def list_tasks(
 ) -> Any:
     statuses = [s.upper() for item in status or [] for s in item.split(",") if s]
     return task_service.list_tasks(ctx.db, statuses=statuses, priority=priority, team=team,
-                                   limit=limit, offset=offset)
+                                   limit=limit, offset=offset, visible=access.visible_filter(who))
 
 
 @router.get("/{task_id}", summary="One task with its attempts")
-def get_task(task_id: int, ctx: Ctx) -> Any:
+def get_task(task_id: int, ctx: Ctx, who: Principal = Depends(acting("task.read"))) -> Any:
+    access.authorize_task(ctx.db, who, "task.read", task_id)
     return task_service.get(ctx.db, task_id)
 
 
 @router.get("/{task_id}/events", summary="The task's status changes")
-def get_events(task_id: int, ctx: Ctx) -> Any:
+def get_events(task_id: int, ctx: Ctx, who: Principal = Depends(acting("task.read"))) -> Any:
+    access.authorize_task(ctx.db, who, "task.read", task_id)
     return {"items": task_service.events(ctx.db, task_id)}
 
 
 @router.get("/{task_id}/logs", summary="Driver logs; follow=true streams until the attempt ends")
-def get_logs(task_id: int, ctx: Ctx, attempt: int | None = None, follow: bool = False) -> Any:
+def get_logs(task_id: int, ctx: Ctx, who: Principal = Depends(acting("task.logs")), attempt: int | None = None,
+             follow: bool = False) -> Any:
+    access.authorize_task(ctx.db, who, "task.logs", task_id)  # 404/403 before the stream starts
     if follow:
-        task_service.get(ctx.db, task_id)  # 404 before the stream starts
         stream = log_service.follow(ctx.db, ctx.settings, ctx.provider, task_id, attempt)
         return StreamingResponse(stream, media_type="text/plain")
     return PlainTextResponse(log_service.read(ctx.db, ctx.settings, ctx.provider, task_id, attempt))
 
 
 @router.post("/{task_id}/cancel", status_code=202, summary="Record the intent to cancel")
-def cancel(task_id: int, ctx: Ctx) -> Any:
-    return task_service.cancel(ctx.db, task_id)
+def cancel(task_id: int, request: Request, ctx: Ctx, who: Principal = Depends(acting("task.cancel"))) -> Any:
+    access.authorize_task(ctx.db, who, "task.cancel", task_id)
+    return task_service.cancel(ctx.db, task_id, actor=who.name, audit=audit_of(request))
 
 
 @router.post("/{task_id}/resubmit", status_code=201, summary="Queue an ended task again")
-def resubmit(task_id: int, ctx: Ctx, fresh: bool = False) -> Any:
-    return task_service.resubmit(ctx.db, ctx.settings, task_id, fresh=fresh)
+def resubmit(task_id: int, request: Request, ctx: Ctx, who: Principal = Depends(acting("task.resubmit")),
+             fresh: bool = False) -> Any:
+    access.authorize_task(ctx.db, who, "task.resubmit", task_id)
+    note(request, resubmit_of=task_id)
+    return task_service.resubmit(ctx.db, ctx.settings, task_id, actor=who.name, fresh=fresh,
+                                 audit=audit_of(request))

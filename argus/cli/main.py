@@ -12,6 +12,7 @@ from importlib.metadata import entry_points
 
 import click
 
+from argus.cli import admin as admin_cmds
 from argus.cli import tasks as task_cmds
 from argus.cli.common import CliState
 from argus.cli.serve import scheduler_cmd
@@ -20,12 +21,13 @@ from taskspec import SpecError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--server", envvar="ARGUS_SERVER", default="http://127.0.0.1:8080", show_default=True,
-              help="Argus API URL (env ARGUS_SERVER).")
+@click.option("--server", envvar="ARGUS_SERVER", default=None,
+              help="Argus API URL (env ARGUS_SERVER; else 'server' in the config file; "
+              "else http://127.0.0.1:8080).")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.version_option(package_name="argus")
 @click.pass_context
-def cli(ctx: click.Context, server: str, debug: bool) -> None:
+def cli(ctx: click.Context, server: str | None, debug: bool) -> None:
     """Argus: queue, schedule and run training tasks on a shared Ray cluster.
 
     \b
@@ -39,7 +41,7 @@ def cli(ctx: click.Context, server: str, debug: bool) -> None:
     ctx.obj = CliState(server=server, debug=debug)
 
 
-for command in task_cmds.COMMANDS:
+for command in [*task_cmds.COMMANDS, *admin_cmds.COMMANDS]:
     cli.add_command(command)
 cli.add_command(scheduler_cmd)
 # Adapters (api, head, worker) add their commands through the "argus.commands" entry-point

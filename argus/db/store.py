@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from argus.db import audit
 from argus.db.models import Attempt, Event, Task
 from argus.errors import InvalidTransition, NotFound
 from argus.states import TaskStatus, can_transition
@@ -26,12 +27,15 @@ def transition(
     reason: str = "",
     actor: str = "system",
     attempt: int | None = None,
+    audit_params: dict[str, Any] | None = None,
     **fields: Any,
 ) -> bool:
     """Move ``task_id`` from ``src`` to ``dst`` if it is still in ``src``.
 
     Returns False (and writes nothing) when another writer got there first; raises
-    InvalidTransition for a change the state machine does not allow.
+    InvalidTransition for a change the state machine does not allow. A scheduler change
+    (actor "system" or "scheduler") is also written to the audit trail, with ``audit_params`` (e.g. the
+    preemptor of a preemption).
     """
     if not can_transition(src, dst):
         raise InvalidTransition(f"task {task_id}: {src.value} -> {dst.value} is not allowed")
@@ -55,6 +59,11 @@ def transition(
             actor=actor,
         )
     )
+    if actor in ("system", "scheduler"):  # API-driven changes are audited with their request
+        audit.append(session, actor="scheduler", action=f"task.{dst.value.lower()}",
+                     target=f"task/{task_id}", outcome="ok", ts=ts,
+                     params={"from": src.value, "to": dst.value, "attempt": attempt,
+                             "reason": reason, **(audit_params or {})})
     return True
 
 

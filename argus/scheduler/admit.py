@@ -149,7 +149,8 @@ class Admitter:
             if task is None or task.status not in (S.RUNNING.value, S.SUBMITTED.value):
                 return False
             if not transition(session, task.id, S(task.status), S.PREEMPTING, attempt=task.attempts,
-                              reason=decision.reason, actor="scheduler"):
+                              reason=decision.reason, actor="scheduler",
+                              audit_params={"preemptor_task_id": decision.preemptor_task_id}):
                 return False
             session.add(Preemption(ts=now(), victim_task_id=task.id, victim_attempt=task.attempts,
                                    preemptor_task_id=decision.preemptor_task_id, reason=decision.reason))

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from argus import verl_tree
+from argus.services.paths import allowed_roots, check_spec_paths
 from argus.errors import InvalidSpec
 from argus.scheduler.policy import grace_seconds
 from argus.settings import Settings
@@ -64,20 +65,31 @@ class Preparer:
         tip = f"did you mean '{hint[0]}'? " if hint else ""
         raise ValueError(f"'{code}' is not a verl code path this server knows; {tip}known: {known}")
 
-    def check(self, spec: CustomTask | VerlTask, source: str = "task.yaml") -> JobRequest:
-        """Raise InvalidSpec with every problem found; return a preview of the job request."""
+    def roots_for(self, owner: str, team: str | None) -> list[Path]:
+        trees = [path for path, _python in self.trees().values()]
+        return allowed_roots(self.shared_root, owner, team, [*self.settings.shared_paths, *trees])
+
+    def check(self, spec: CustomTask | VerlTask, source: str = "task.yaml", *,
+              owner: str | None = None, team: str | None = None) -> JobRequest:
+        """Raise InvalidSpec with every problem found; return a preview of the job request.
+
+        With an ``owner`` every referenced path must lie inside the owner's allowed roots; a path
+        outside them is never looked at on disk."""
         issues: list[SpecIssue] = []
         if spec.priority not in self.settings.priorities:
             close = difflib.get_close_matches(spec.priority, self.settings.priorities, n=1)
             tip = f"did you mean '{close[0]}'? " if close else ""
             issues.append(SpecIssue("priority", f"'{spec.priority}' is not a priority class; {tip}"
                                     f"use one of: {', '.join(self.settings.priorities)}"))
+        if owner is not None:
+            issues += check_spec_paths(spec, self.roots_for(owner, team))
+        refused = {issue.path for issue in issues}
         tree = None
-        if isinstance(spec, CustomTask):
+        if isinstance(spec, CustomTask) and "code" not in refused:
             if not Path(spec.code).is_absolute() or not Path(spec.code).is_dir():
                 issues.append(SpecIssue("code", f"directory '{spec.code}' does not exist where the "
                                         "cluster can see it; use an absolute path on the shared filesystem"))
-        else:
+        elif isinstance(spec, VerlTask) and "verl.code" not in refused:
             try:
                 tree = self.tree_for(spec.verl.code)
             except (ValueError, OSError) as exc:

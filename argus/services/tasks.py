@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from argus.db.audit import RequestAudit
 from argus.db.engine import Database
 from argus.db.models import Attempt, Event, Task
 from argus.db.store import current_attempt, get_task, now, record_created, transition
@@ -37,8 +38,11 @@ def create_task(
     idempotency_key: str | None = None,
     checkpoint_dir: str | None = None,
     resubmit_of: int | None = None,
+    audit: RequestAudit | None = None,
 ) -> dict[str, Any]:
-    """Queue a checked spec. A repeated Idempotency-Key returns the task it created first."""
+    """Queue a checked spec. A repeated Idempotency-Key returns the task it created first.
+
+    ``audit``: the request's audit entry, written in the same transaction as the task."""
     spec_data = spec.model_dump(mode="json")
     with db.write() as session:
         if idempotency_key:
@@ -65,6 +69,8 @@ def create_task(
         session.flush()
         task.checkpoint_dir = checkpoint_dir or _checkpoint_dir(settings, task.id, spec.name)
         record_created(session, task, owner or "anonymous")
+        if audit is not None:
+            audit.record(session, target=f"task/{task.id}", owner=owner, team=task.team)
         return task_view(task, None)
 
 
@@ -77,8 +83,12 @@ def list_tasks(
     team: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    visible: Any = None,
 ) -> dict[str, Any]:
+    """``visible``: a WHERE clause limiting the list to what the caller may see."""
     query = select(Task)
+    if visible is not None:
+        query = query.where(visible)
     if statuses:
         query = query.where(Task.status.in_(statuses))
     if priority:
@@ -120,7 +130,8 @@ def events(db: Database, task_id: int) -> list[dict[str, Any]]:
         ]
 
 
-def cancel(db: Database, task_id: int, *, actor: str = "anonymous") -> dict[str, Any]:
+def cancel(db: Database, task_id: int, *, actor: str = "anonymous",
+           audit: RequestAudit | None = None) -> dict[str, Any]:
     """Queued tasks are cancelled at once; running ones go CANCELLING and the loop stops them."""
     with db.write() as session:
         task = get_task(session, task_id)
@@ -133,12 +144,15 @@ def cancel(db: Database, task_id: int, *, actor: str = "anonymous") -> dict[str,
         if not transition(session, task_id, status, dst, reason=f"cancelled by {actor}",
                           actor=actor, attempt=task.attempts or None):
             raise Conflict(f"task {task_id} changed while cancelling; try again")
+        if audit is not None:
+            audit.record(session, target=f"task/{task_id}", to=dst.value)
         session.refresh(task)
         return task_view(task, current_attempt(session, task))
 
 
 def resubmit(
-    db: Database, settings: Settings, task_id: int, *, actor: str = "anonymous", fresh: bool = False
+    db: Database, settings: Settings, task_id: int, *, actor: str = "anonymous", fresh: bool = False,
+    audit: RequestAudit | None = None,
 ) -> dict[str, Any]:
     """Queue an ended task again as a new task that resumes from its checkpoints (unless fresh)."""
     with db.read() as session:
@@ -161,7 +175,7 @@ def resubmit(
     spec = load_spec_data(spec_data, source=f"task {task_id}")
     return create_task(
         db, settings, spec, spec_text, owner=owner or actor, team=team,
-        checkpoint_dir=None if fresh else old_ckpt, resubmit_of=task_id,
+        checkpoint_dir=None if fresh else old_ckpt, resubmit_of=task_id, audit=audit,
     )
 
 

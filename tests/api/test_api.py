@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from api.app import create_app
+from argus.services.identity import bootstrap_admin
 from argus.scheduler.loop import Scheduler
 from argus.scheduler.planner import Admit
 from tests.conftest import ServerThread
@@ -22,9 +23,12 @@ SPEC = {"kind": "custom", "name": "t", "code": str(EXAMPLES / "tiny_train"),
 def api(settings):
     ray = FakeRay()
     provider = FakeProvider(ray)
+    settings = settings.model_copy(update={"shared_paths": [EXAMPLES, Path("/tmp")]})
     app = create_app(settings, provider=provider, embed_scheduler=False)
+    token = bootstrap_admin(app.state.ctx.db, "admin")["token"]
     scheduler = Scheduler(app.state.ctx.db, settings, provider)
-    with ServerThread(app) as server, httpx.Client(base_url=server.url) as http:
+    headers = {"Authorization": f"Bearer {token}"}
+    with ServerThread(app) as server, httpx.Client(base_url=server.url, headers=headers) as http:
         yield http, ray, scheduler
 
 

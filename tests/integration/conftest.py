@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -11,26 +12,42 @@ import pytest
 from api.app import create_app
 from argus.client import ArgusClient
 from argus.cluster import StaticCluster
+from argus.db.engine import Database
+from argus.db.migrate import upgrade
+from argus.services.identity import bootstrap_admin
 from argus.settings import Settings
 from argus.states import is_terminal
 from tests.conftest import ServerThread
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @pytest.fixture(scope="module")
 def argus_env(local_ray, tmp_path_factory, verl_tree_dir):
     root = tmp_path_factory.mktemp("argus")
     trees = {"v0.9.1": {"path": str(verl_tree_dir), "python": sys.executable}} if verl_tree_dir else {}
+    # The examples and the example verl task's /gpfs paths are registered shared paths.
     settings = Settings(state_dir=root / "state", shared_root=root / "shared", tick_seconds=0.3,
-                        stop_wait_seconds=10, ray_address=local_ray.dashboard_url, verl_trees=trees)
-    app = create_app(settings, provider=StaticCluster(local_ray.dashboard_url))
+                        stop_wait_seconds=10, ray_address=local_ray.dashboard_url, verl_trees=trees,
+                        shared_paths=[EXAMPLES, "/gpfs"])
+    db = Database(settings.database_url)
+    upgrade(db)
+    token = bootstrap_admin(db, "admin")["token"]  # what `argus admin init admin` does
+    app = create_app(settings, provider=StaticCluster(local_ray.dashboard_url), db=db)
+    saved = os.environ.get("ARGUS_TOKEN")
+    os.environ["ARGUS_TOKEN"] = token  # for the CLI processes the tests start
     with ServerThread(app) as server:
-        client = ArgusClient(server.url)
+        client = ArgusClient(server.url, token=token)
         yield settings, server, client
         for task in client.list(limit=500)["items"]:
             if not is_terminal(task["status"]):
                 client.cancel(task["id"])
         wait_all_terminal(client)
         client.close()
+    if saved is None:
+        os.environ.pop("ARGUS_TOKEN", None)
+    else:
+        os.environ["ARGUS_TOKEN"] = saved
 
 
 def wait_all_terminal(client: ArgusClient, timeout: float = 60) -> None:
@@ -65,5 +82,3 @@ def verl_tree_dir():
     except Exception:  # noqa: BLE001 - the verl-specific tests skip on their own
         return None
 
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

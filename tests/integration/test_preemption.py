@@ -12,7 +12,9 @@ from api.app import create_app
 from argus.client import ArgusClient
 from argus.cluster import StaticCluster
 from argus.db.engine import Database
+from argus.db.migrate import upgrade
 from argus.db.models import Task
+from argus.services.identity import bootstrap_admin
 from argus.settings import Settings
 from tests.conftest import ServerThread
 from tests.integration.conftest import EXAMPLES, wait_all_terminal, wait_for, wait_status
@@ -27,11 +29,13 @@ def sched_env(local_ray, tmp_path_factory):
     root = tmp_path_factory.mktemp("argus-preempt")
     settings = Settings(state_dir=root / "state", shared_root=root / "shared", tick_seconds=0.3,
                         stop_wait_seconds=GRACE, ray_address=local_ray.dashboard_url,
-                        min_runtime_seconds=1, preempt_cooldown_seconds=1)
-    app = create_app(settings, provider=StaticCluster(local_ray.dashboard_url))
+                        min_runtime_seconds=1, preempt_cooldown_seconds=1, shared_paths=[EXAMPLES])
     _start_ids_at(settings, 50_000)
+    db = Database(settings.database_url)
+    token = bootstrap_admin(db, "admin")["token"]
+    app = create_app(settings, provider=StaticCluster(local_ray.dashboard_url), db=db)
     with ServerThread(app) as server:
-        client = ArgusClient(server.url)
+        client = ArgusClient(server.url, token=token)
         yield client
         for task in client.list(limit=500)["items"]:
             if task["status"] not in ("SUCCEEDED", "FAILED", "CANCELLED"):
@@ -44,6 +48,7 @@ def _start_ids_at(settings: Settings, first: int) -> None:
     """Other modules' servers share this Ray cluster and also number tasks from 1; submission ids
     (argus-<task>-<attempt>) must not collide, or one server adopts the other's job."""
     db = Database(settings.database_url)
+    upgrade(db)
     with db.write() as session:
         session.add(Task(id=first - 1, name="id-floor", kind="custom", priority="batch", status="CANCELLED",
                          reason="placeholder", spec={}, spec_text="", checkpoint_dir="", created_at=0.0,

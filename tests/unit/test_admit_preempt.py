@@ -5,7 +5,7 @@ from sqlalchemy import select
 from argus.cluster import ClusterRef
 from argus.db.engine import Database
 from argus.db.migrate import upgrade
-from argus.db.models import Attempt, Event, FairShareUsage, Preemption, Task
+from argus.db.models import Attempt, AuditEntry, Event, FairShareUsage, Preemption, Task
 from argus.ray_adapter import NodeInfo
 from argus.scheduler.admit import Admitter, build_snapshot, preview_decision, save_usage
 from argus.scheduler.planner import Node, Preempt, plan
@@ -46,6 +46,8 @@ def test_realtime_snapshot_preempts_batch_and_records_the_preemptor(tmp_path):
         assert "task 2" in event.reason and event.actor == "scheduler"
         row = s.scalars(select(Preemption)).one()
         assert (row.victim_task_id, row.preemptor_task_id, row.victim_attempt) == (1, 2, 1)
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "task.preempting")).one()
+        assert (entry.actor, entry.target, entry.params["preemptor_task_id"]) == ("scheduler", "task/1", 2)
     snap = build_snapshot(db, settings, [Node("n0", 16, 8, "H100")], True, at=2001.0)
     assert snap.running[0].preempting and snap.running[0].last_preempted_at is not None
     assert "waiting for 1 preempted task(s) to stop" in plan(snap, admitter.policy)[0].reason

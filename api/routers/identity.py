@@ -1,0 +1,92 @@
+"""/v1/whoami, /v1/teams, /v1/users, /v1/tokens. Thin: logic and permissions are in services."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import acting, audit_of, note
+from api.context import AppContext, get_ctx
+from argus.authz import PERMISSIONS, Principal
+from argus.services import identity
+
+router = APIRouter(prefix="/v1", tags=["identity"])
+Ctx = Annotated[AppContext, Depends(get_ctx)]
+
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TeamIn(Body):
+    name: str
+    description: str = ""
+
+
+class UserIn(Body):
+    name: str
+    team: str | None = None
+    role: str = "user"
+
+
+class TokenIn(Body):
+    user: str
+    name: str | None = None
+    expires: str | None = Field(None, description="A duration: 30m, 12h, 90d, 2w; none: no expiry.")
+
+
+@router.get("/whoami", summary="The caller: user, role, team, token, permissions")
+def whoami(who: Principal = Depends(acting("whoami"))) -> Any:
+    perms = {action: scope.value for action, scope in PERMISSIONS.get(who.role, {}).items()}
+    return {"user": who.name, "role": who.role, "team": who.team, "token": who.token_name,
+            "permissions": perms}
+
+
+@router.post("/teams", status_code=201, summary="Create a team")
+def create_team(body: TeamIn, request: Request, ctx: Ctx, who: Principal = Depends(acting("team.create"))) -> Any:
+    note(request, target=f"team/{body.name}", **body.model_dump())
+    return identity.create_team(ctx.db, who, body.name, body.description, audit=audit_of(request))
+
+
+@router.get("/teams", summary="Teams the caller may see")
+def list_teams(ctx: Ctx, who: Principal = Depends(acting("team.read"))) -> Any:
+    return {"items": identity.list_teams(ctx.db, who)}
+
+
+@router.get("/teams/{name}", summary="A team: members and GPUs in use")
+def get_team(name: str, ctx: Ctx, who: Principal = Depends(acting("team.read"))) -> Any:
+    return identity.get_team(ctx.db, who, name)
+
+
+@router.post("/users", status_code=201, summary="Create a user")
+def create_user(body: UserIn, request: Request, ctx: Ctx, who: Principal = Depends(acting("user.create"))) -> Any:
+    note(request, target=f"user/{body.name}", **body.model_dump())
+    return identity.create_user(ctx.db, who, body.name, team=body.team, role=body.role,
+                                audit=audit_of(request))
+
+
+@router.get("/users", summary="Users the caller may see")
+def list_users(ctx: Ctx, who: Principal = Depends(acting("user.read"))) -> Any:
+    return {"items": identity.list_users(ctx.db, who)}
+
+
+@router.post("/tokens", status_code=201, summary="Create an API token (the secret is shown once)")
+def create_token(body: TokenIn, request: Request, ctx: Ctx, who: Principal = Depends(acting("token.create"))) -> Any:
+    note(request, target=f"user/{body.user}", **body.model_dump())
+    expires = identity.parse_duration(body.expires) if body.expires else None
+    return identity.create_token(ctx.db, who, body.user, name=body.name, expires_in_s=expires,
+                                 audit=audit_of(request))
+
+
+@router.get("/tokens", summary="API tokens the caller may see (never the secrets)")
+def list_tokens(ctx: Ctx, who: Principal = Depends(acting("token.read")), user: str | None = None) -> Any:
+    return {"items": identity.list_tokens(ctx.db, who, user)}
+
+
+@router.post("/tokens/{user}/{name}/revoke", summary="Revoke an API token")
+def revoke_token(user: str, name: str, request: Request, ctx: Ctx, who: Principal = Depends(acting("token.revoke"))) -> Any:
+    note(request, target=f"token/{user}/{name}")
+    return identity.revoke_token(ctx.db, who, user, name, audit=audit_of(request))

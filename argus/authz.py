@@ -1,0 +1,109 @@
+"""The permission table, written down once: role -> action -> scope.
+
+A scope says which targets an action may touch: ``own`` (the caller's own tasks, own account),
+``team`` (anything of the caller's team, own included), ``all``. A missing action is denied.
+docs/security.md shows this table (a test keeps the two equal).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from argus.errors import Forbidden
+
+
+class Scope(str, Enum):
+    OWN = "own"
+    TEAM = "team"
+    ALL = "all"
+
+
+ROLES = ("admin", "team-admin", "user", "viewer", "auditor")
+
+ACTIONS = {
+    "task.submit": "queue a task (owner and team come from the token)",
+    "task.list": "list tasks (the list shows only what the scope allows)",
+    "task.read": "a task's details and status events",
+    "task.logs": "a task's driver logs",
+    "task.cancel": "cancel a task",
+    "task.resubmit": "queue an ended task again",
+    "user.create": "create a user (a team-admin: only user/viewer in their team)",
+    "user.read": "see users",
+    "team.create": "create a team",
+    "team.read": "see a team: members and GPU use (quota view)",
+    "token.create": "create an API token for a user",
+    "token.revoke": "revoke an API token",
+    "token.read": "list API tokens (names, expiry, last use; never the secret)",
+    "audit.read": "export and verify the audit trail",
+}
+
+O, T, A = Scope.OWN, Scope.TEAM, Scope.ALL
+_SELF = {"token.create": O, "token.revoke": O, "token.read": O, "user.read": O}
+
+PERMISSIONS: dict[str, dict[str, Scope]] = {
+    "admin": {action: A for action in ACTIONS},
+    "team-admin": {
+        "task.submit": O, "task.list": T, "task.read": T, "task.logs": T, "task.cancel": T,
+        "task.resubmit": T, "user.create": T, "team.read": T, **_SELF, "user.read": T,
+    },
+    "user": {
+        "task.submit": O, "task.list": T, "task.read": T, "task.logs": O, "task.cancel": O,
+        "task.resubmit": O, "team.read": T, **_SELF,
+    },
+    "viewer": {"task.list": T, "task.read": T, "task.logs": T, "team.read": T, **_SELF},
+    "auditor": {"audit.read": A, **_SELF},
+}
+
+# What a team-admin may hand out: never a role above their own.
+TEAM_ADMIN_GRANTS = ("user", "viewer")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: from a token (API) or the local bootstrap."""
+
+    name: str
+    role: str
+    team: str | None
+    token_name: str = ""
+
+    def scope(self, action: str) -> Scope | None:
+        return PERMISSIONS.get(self.role, {}).get(action)
+
+
+def allows(principal: Principal, action: str, *, owner: str | None = None,
+           team: str | None = None) -> bool:
+    """Whether ``principal`` may do ``action`` on a target owned by ``owner`` in ``team``."""
+    scope = principal.scope(action)
+    if scope is None:
+        return False
+    if scope is Scope.ALL:
+        return True
+    if owner is not None and owner == principal.name:
+        return True
+    return scope is Scope.TEAM and team is not None and team == principal.team
+
+
+def require(principal: Principal, action: str, *, owner: str | None = None,
+            team: str | None = None, target: str = "") -> None:
+    if not allows(principal, action, owner=owner, team=team):
+        what = f" on {target}" if target else ""
+        raise Forbidden(f"{principal.name} (role {principal.role}) may not {action}{what}")
+
+
+def require_action(principal: Principal, action: str) -> Scope:
+    """The caller may do ``action`` on something (its scope is then applied to the targets)."""
+    scope = principal.scope(action)
+    if scope is None:
+        raise Forbidden(f"{principal.name} (role {principal.role}) may not {action}")
+    return scope
+
+
+def markdown_table() -> str:
+    """The table as Markdown, for docs/security.md."""
+    lines = ["| action | " + " | ".join(ROLES) + " |", "|---" * (len(ROLES) + 1) + "|"]
+    for action in ACTIONS:
+        cells = [PERMISSIONS[role].get(action) for role in ROLES]
+        lines.append(f"| `{action}` | " + " | ".join(c.value if c else "-" for c in cells) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,218 @@
+"""Identity and audit commands: admin init, user, team, token, whoami, audit."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from argus.cli.common import CliState, output_option
+from argus.cli.config import write_config
+from argus.cli.output import emit_json, table, when
+from argus.db.engine import Database
+from argus.db.migrate import upgrade
+from argus.services import audit as audit_service
+from argus.services import identity
+from argus.settings import load_settings
+
+pass_state = click.make_pass_decorator(CliState)
+
+
+def _show_secret(result: dict, save: bool, server: str | None) -> None:
+    click.echo(f"token {result['name']} for {result['user']} (shown once, store it now):")
+    click.echo(result["token"])
+    if save:
+        path = write_config({"token": result["token"], **({"server": server} if server else {})})
+        click.echo(f"saved to {path} (mode 600)", err=True)
+
+
+@click.group()
+def admin() -> None:
+    """Bootstrap: create the first admin directly in the server's database."""
+
+
+@admin.command("init")
+@click.argument("name")
+@click.option("--team", help="Put the admin in this team (created if missing).")
+@click.option("--save", is_flag=True, help="Also write the token to the CLI config file (0600).")
+@pass_state
+def admin_init(state: CliState, name: str, team: str | None, save: bool) -> None:
+    """Create the first admin NAME and print their token once (uses ARGUS_DB_URL/ARGUS_STATE_DIR).
+
+    Refused when an admin already exists: there is no default password."""
+    settings = load_settings()
+    db = Database(settings.database_url)
+    try:
+        upgrade(db)
+        result = identity.bootstrap_admin(db, name, team=team)
+    finally:
+        db.dispose()
+    _show_secret(result, save, state.server)
+
+
+@click.group()
+def user() -> None:
+    """Users: create, list."""
+
+
+@user.command("create")
+@click.argument("name")
+@click.option("--team", help="The user's team.")
+@click.option("--role", type=click.Choice(["admin", "team-admin", "user", "viewer", "auditor"]),
+              default="user", show_default=True)
+@output_option
+@pass_state
+def user_create(state: CliState, name: str, team: str | None, role: str, output: str) -> None:
+    """Create user NAME (then: argus token create --user NAME)."""
+    result = state.client().create_user(name, team=team, role=role)
+    emit_json(result) if output == "json" else click.echo(
+        f"user {result['name']} created (team {result['team'] or '-'}, role {result['role']})")
+
+
+@user.command("list")
+@output_option
+@pass_state
+def user_list(state: CliState, output: str) -> None:
+    users = state.client().users()
+    if output == "json":
+        emit_json(users)
+        return
+    table([[u["name"], u["team"] or "-", u["role"], when(u["created_at"])] for u in users],
+          ["NAME", "TEAM", "ROLE", "CREATED"])
+
+
+@click.group()
+def team() -> None:
+    """Teams: create, list, show (members and GPUs in use)."""
+
+
+@team.command("create")
+@click.argument("name")
+@click.option("--description", default="")
+@pass_state
+def team_create(state: CliState, name: str, description: str) -> None:
+    state.client().create_team(name, description)
+    click.echo(f"team {name} created")
+
+
+@team.command("list")
+@pass_state
+def team_list(state: CliState) -> None:
+    table([[t["name"], t["description"]] for t in state.client().teams()], ["NAME", "DESCRIPTION"])
+
+
+@team.command("show")
+@click.argument("name")
+@output_option
+@pass_state
+def team_show(state: CliState, name: str, output: str) -> None:
+    info = state.client().team(name)
+    if output == "json":
+        emit_json(info)
+        return
+    click.echo(f"team {info['name']}: {info['gpus_in_use']:g} GPUs in use")
+    table([[m["name"], m["role"]] for m in info["members"]], ["MEMBER", "ROLE"])
+
+
+@click.group()
+def token() -> None:
+    """API tokens: create (shown once), list, revoke."""
+
+
+@token.command("create")
+@click.option("--user", "user_name", help="Whose token (default: yourself).")
+@click.option("--name", help="A name to tell tokens apart (default token-<time>).")
+@click.option("--expires", help="Lifetime: 30m, 12h, 90d, 2w (default: no expiry).")
+@click.option("--save", is_flag=True, help="Also write it to the CLI config file (0600).")
+@pass_state
+def token_create(state: CliState, user_name: str | None, name: str | None, expires: str | None,
+                 save: bool) -> None:
+    client = state.client()
+    result = client.create_token(user_name or client.whoami()["user"], name=name, expires=expires)
+    _show_secret(result, save, state.server)
+
+
+@token.command("list")
+@click.option("--user", "user_name")
+@output_option
+@pass_state
+def token_list(state: CliState, user_name: str | None, output: str) -> None:
+    items = state.client().tokens(user_name)
+    if output == "json":
+        emit_json(items)
+        return
+    table([[t["user"], t["name"], t["prefix"] + "…", when(t["expires_at"]),
+            when(t["last_used_at"]), "revoked" if t["revoked_at"] else "active"] for t in items],
+          ["USER", "NAME", "PREFIX", "EXPIRES", "LAST USED", "STATE"])
+
+
+@token.command("revoke")
+@click.argument("name")
+@click.option("--user", "user_name", help="Whose token (default: yourself).")
+@pass_state
+def token_revoke(state: CliState, name: str, user_name: str | None) -> None:
+    client = state.client()
+    owner = user_name or client.whoami()["user"]
+    client.revoke_token(owner, name)
+    click.echo(f"token {name} of {owner} revoked")
+
+
+@click.command()
+@output_option
+@pass_state
+def whoami(state: CliState, output: str) -> None:
+    """Who the token stands for, and what that role may do."""
+    me = state.client().whoami()
+    if output == "json":
+        emit_json(me)
+        return
+    click.echo(f"{me['user']} (role {me['role']}, team {me['team'] or '-'}, token {me['token']})")
+    for action, scope in me["permissions"].items():
+        click.echo(f"  {action}: {scope}")
+
+
+@click.group()
+def audit() -> None:
+    """The audit trail: verify its hash chain, export it."""
+
+
+@audit.command("verify")
+@click.option("--local", is_flag=True,
+              help="Read the server's database directly (ARGUS_DB_URL/ARGUS_STATE_DIR), "
+              "e.g. while the server is down.")
+@pass_state
+def audit_verify(state: CliState, local: bool) -> None:
+    """Check the chain; exit 1 and name the first broken entry if it does not hold."""
+    report = _verify_local() if local else state.client().audit_verify()
+    if report["ok"]:
+        click.echo(f"ok: {report['entries']} entries, head {report['head_hash']}")
+        return
+    broken = report["first_broken"]
+    click.echo(f"BROKEN at entry {broken['id']} ({broken['time']}): {broken['reason']}; "
+               f"{report['entries']} entries before it verify", err=True)
+    sys.exit(1)
+
+
+def _verify_local() -> dict:
+    db = Database(load_settings().database_url)
+    try:
+        return audit_service.verify(db)
+    finally:
+        db.dispose()
+
+
+@audit.command("export")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl")
+@click.option("--since", help="ISO 8601 time (UTC if no zone) or epoch seconds.")
+@click.option("--until")
+@click.option("--user", "user_name")
+@click.option("--action", help="Exact action, or a prefix ending in '.' (task.).")
+@pass_state
+def audit_export(state: CliState, fmt: str, since: str | None, until: str | None,
+                 user_name: str | None, action: str | None) -> None:
+    for chunk in state.client().audit_export(format=fmt, since=since, until=until,
+                                             user=user_name, action=action):
+        click.echo(chunk, nl=False)
+
+
+COMMANDS = [admin, user, team, token, whoami, audit]

@@ -1,0 +1,234 @@
+"""Teams, users and API tokens. Tokens are shown once and stored only as a sha256 hash.
+
+Every function takes the database explicitly and the acting principal where a permission
+applies; the permission table itself is in :mod:`argus.authz`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from typing import Any
+
+from sqlalchemy import func, select
+
+from argus.authz import ROLES, TEAM_ADMIN_GRANTS, Principal, Scope, require, require_action
+from argus.db import audit
+from argus.db.audit import RequestAudit
+from argus.db.engine import Database
+from argus.db.models import ApiToken, Task, Team, User
+from argus.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from argus.states import ACTIVE
+
+TOKEN_PREFIX = "argus_"
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+DURATION_RE = re.compile(r"^(\d+)([smhdw])$")
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+LAST_USED_GRANULARITY_S = 60.0  # do not write on every request
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def parse_duration(text: str) -> float:
+    """'90d', '12h', '30m', '2w' -> seconds."""
+    match = DURATION_RE.match(text.strip())
+    if not match or int(match.group(1)) == 0:
+        raise BadRequest(f"'{text}' is not a duration; write a number and a unit: 30m, 12h, 90d, 2w")
+    return int(match.group(1)) * UNITS[match.group(2)]
+
+
+def _check_name(kind: str, name: str) -> None:
+    if not NAME_RE.match(name):
+        raise BadRequest(f"'{name}' is not a {kind} name; use lower-case letters, digits, "
+                         "'.', '_' and '-' (64 at most)")
+
+
+def user_view(user: User) -> dict[str, Any]:
+    return {"name": user.name, "team": user.team, "role": user.role, "disabled": user.disabled,
+            "created_at": user.created_at, "created_by": user.created_by}
+
+
+def token_view(token: ApiToken) -> dict[str, Any]:
+    return {"id": token.id, "user": token.user, "name": token.name, "prefix": token.prefix,
+            "created_at": token.created_at, "created_by": token.created_by,
+            "expires_at": token.expires_at, "revoked_at": token.revoked_at,
+            "last_used_at": token.last_used_at}
+
+
+def create_team(db: Database, actor: Principal, name: str, description: str = "", *,
+                audit: RequestAudit | None = None) -> dict[str, Any]:
+    require_action(actor, "team.create")
+    _check_name("team", name)
+    with db.write() as session:
+        if session.get(Team, name) is not None:
+            raise Conflict(f"team '{name}' already exists")
+        session.add(Team(name=name, description=description, created_at=time.time()))
+        if audit is not None:
+            audit.record(session, target=f"team/{name}")
+    return {"name": name, "description": description}
+
+
+def list_teams(db: Database, actor: Principal) -> list[dict[str, Any]]:
+    scope = require_action(actor, "team.read")
+    with db.read() as session:
+        query = select(Team).order_by(Team.name)
+        if scope is not Scope.ALL:
+            query = query.where(Team.name == actor.team)
+        return [{"name": t.name, "description": t.description} for t in session.scalars(query)]
+
+
+def get_team(db: Database, actor: Principal, name: str) -> dict[str, Any]:
+    """Members and current GPU use (the quota view)."""
+    require(actor, "team.read", team=name, target=f"team/{name}")
+    with db.read() as session:
+        team = session.get(Team, name)
+        if team is None:
+            raise NotFound(f"team '{name}' does not exist")
+        members = session.scalars(select(User).where(User.team == name).order_by(User.name))
+        active = [s.value for s in ACTIVE]
+        gpus = session.scalar(
+            select(func.coalesce(func.sum(Task.gpus_per_node * Task.nodes), 0.0))
+            .where(Task.team == name, Task.status.in_(active))
+        )
+        return {"name": team.name, "description": team.description,
+                "members": [user_view(u) for u in members], "gpus_in_use": float(gpus or 0.0)}
+
+
+def create_user(db: Database, actor: Principal, name: str, *, team: str | None,
+                role: str, audit: RequestAudit | None = None) -> dict[str, Any]:
+    _check_name("user", name)
+    if role not in ROLES:
+        raise BadRequest(f"'{role}' is not a role; use one of: {', '.join(ROLES)}")
+    require(actor, "user.create", team=team, target=f"team/{team}")
+    if actor.role == "team-admin" and role not in TEAM_ADMIN_GRANTS:
+        raise Forbidden(f"a team-admin may create only {' or '.join(TEAM_ADMIN_GRANTS)} users")
+    with db.write() as session:
+        user = _add_user(session, name, team, role, actor.name)
+        if audit is not None:
+            audit.record(session, target=f"user/{name}")
+        return user_view(user)
+
+
+def _add_user(session, name: str, team: str | None, role: str, by: str) -> User:  # noqa: ANN001
+    if team is not None and session.get(Team, team) is None:
+        raise NotFound(f"team '{team}' does not exist; create it first: argus team create {team}")
+    if session.get(User, name) is not None:
+        raise Conflict(f"user '{name}' already exists")
+    user = User(name=name, team=team, role=role, disabled=False, created_at=time.time(),
+                created_by=by)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def list_users(db: Database, actor: Principal) -> list[dict[str, Any]]:
+    scope = require_action(actor, "user.read")
+    with db.read() as session:
+        query = select(User).order_by(User.name)
+        if scope is Scope.TEAM:
+            query = query.where((User.team == actor.team) | (User.name == actor.name))
+        elif scope is Scope.OWN:
+            query = query.where(User.name == actor.name)
+        return [user_view(u) for u in session.scalars(query)]
+
+
+def create_token(db: Database, actor: Principal, user: str, *, name: str | None = None,
+                 expires_in_s: float | None = None,
+                 audit: RequestAudit | None = None) -> dict[str, Any]:
+    """A new token for ``user``; the secret is in the answer and nowhere else."""
+    with db.write() as session:
+        target = session.get(User, user)
+        if target is None:
+            raise NotFound(f"user '{user}' does not exist")
+        require(actor, "token.create", owner=user, target=f"user/{user}")
+        created = _add_token(session, target.name, name, expires_in_s, actor.name)
+        if audit is not None:  # never the secret
+            audit.record(session, target=f"token/{user}/{created['name']}",
+                         expires_at=created["expires_at"])
+        return created
+
+
+def _add_token(session, user: str, name: str | None, expires_in_s: float | None,  # noqa: ANN001
+               by: str) -> dict[str, Any]:
+    now = time.time()
+    name = name or f"token-{int(now)}"
+    _check_name("token", name)
+    if session.scalar(select(ApiToken.id).where(ApiToken.user == user, ApiToken.name == name)):
+        raise Conflict(f"user '{user}' already has a token named '{name}'; pick another --name")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user=user, name=name, token_hash=hash_token(secret), prefix=secret[:10],
+                   created_at=now, created_by=by,
+                   expires_at=now + expires_in_s if expires_in_s else None)
+    session.add(row)
+    session.flush()
+    return {**token_view(row), "token": secret}
+
+
+def list_tokens(db: Database, actor: Principal, user: str | None = None) -> list[dict[str, Any]]:
+    scope = require_action(actor, "token.read")
+    with db.read() as session:
+        query = select(ApiToken).order_by(ApiToken.id)
+        if scope is not Scope.ALL:
+            query = query.where(ApiToken.user == actor.name)
+        if user:
+            query = query.where(ApiToken.user == user)
+        return [token_view(t) for t in session.scalars(query)]
+
+
+def revoke_token(db: Database, actor: Principal, user: str, name: str, *,
+                 audit: RequestAudit | None = None) -> dict[str, Any]:
+    with db.write() as session:
+        row = session.scalar(select(ApiToken).where(ApiToken.user == user, ApiToken.name == name))
+        if row is None:
+            raise NotFound(f"user '{user}' has no token named '{name}'")
+        require(actor, "token.revoke", owner=row.user, target=f"token/{user}/{name}")
+        if row.revoked_at is None:
+            row.revoked_at = time.time()
+            if audit is not None:
+                audit.record(session, target=f"token/{user}/{name}")
+        return token_view(row)
+
+
+def authenticate(db: Database, token: str | None) -> Principal:
+    """The principal a bearer token stands for, or Unauthorized (missing, unknown, expired,
+    revoked, disabled user)."""
+    if not token:
+        raise Unauthorized("this call needs an API token: send 'Authorization: Bearer <token>' "
+                           "(the CLI reads ARGUS_TOKEN or its config file)")
+    now = time.time()
+    with db.read() as session:
+        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+        user = session.get(User, row.user) if row is not None else None
+    if row is None or user is None:
+        raise Unauthorized("the API token is not valid")
+    if row.revoked_at is not None:
+        raise Unauthorized(f"the API token '{row.name}' was revoked")
+    if row.expires_at is not None and row.expires_at <= now:
+        raise Unauthorized(f"the API token '{row.name}' has expired; create a new one")
+    if user.disabled:
+        raise Unauthorized(f"user '{user.name}' is disabled")
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_GRANULARITY_S:
+        with db.write() as session:
+            session.get(ApiToken, row.id).last_used_at = now
+    return Principal(name=user.name, role=user.role, team=user.team, token_name=row.name)
+
+
+def bootstrap_admin(db: Database, name: str, *, team: str | None = None) -> dict[str, Any]:
+    """The first admin and their token. Refused once any admin exists (no default password)."""
+    _check_name("user", name)
+    with db.write() as session:
+        if session.scalar(select(User.name).where(User.role == "admin").limit(1)):
+            raise Conflict("an admin already exists; ask them for a token (argus token create)")
+        if team is not None and session.get(Team, team) is None:
+            session.add(Team(name=team, description="", created_at=time.time()))
+            session.flush()
+        _add_user(session, name, team, "admin", "bootstrap")
+        token = _add_token(session, name, "bootstrap", None, "bootstrap")
+        audit.append(session, actor=name, token_name="bootstrap", source_ip="local",
+                     action="admin.init", target=f"user/{name}", outcome="ok",
+                     params={"team": team})
+        return token

@@ -1,0 +1,57 @@
+"""Which files a task may reference: its owner's workspace, its team's, or registered shared paths.
+
+Roots: ``<shared root>/users/<owner>/``, ``<shared root>/teams/<team>/``, ``<shared root>/code``,
+the configured verl trees and ``ARGUS_SHARED_PATHS``. Paths are resolved with every symlink
+followed, so a link inside a workspace that points outside it is refused; ``..`` is refused
+outright.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath
+
+from taskspec import CustomTask, SpecIssue, VerlTask
+
+
+def allowed_roots(shared_root: Path, owner: str, team: str | None,
+                  extra: list[Path | str]) -> list[Path]:
+    roots = [shared_root / "users" / owner, shared_root / "code", *[Path(p) for p in extra]]
+    if team:
+        roots.append(shared_root / "teams" / team)
+    return [Path(os.path.realpath(r)) for r in roots]
+
+
+def referenced_paths(spec: CustomTask | VerlTask) -> list[tuple[str, str]]:
+    """(field path, value) of every file or directory the spec names."""
+    if isinstance(spec, CustomTask):
+        return [("code", spec.code)]
+    verl = spec.verl
+    found = [("verl.code", verl.code)] if "/" in verl.code else []
+    found += [(f"verl.train_files[{i}]", f) for i, f in enumerate(verl.train_files)]
+    found += [(f"verl.val_files[{i}]", f) for i, f in enumerate(verl.val_files)]
+    if verl.reward is not None:
+        found.append(("verl.reward.path", verl.reward.path))
+    if verl.model.startswith("/"):  # else a model hub id, not a file
+        found.append(("verl.model", verl.model))
+    return found
+
+
+def check_path(field: str, value: str, roots: list[Path]) -> SpecIssue | None:
+    if ".." in PurePosixPath(value).parts:
+        return SpecIssue(field, f"'{value}' contains '..'; write the absolute path without it")
+    if not value.startswith("/"):
+        return SpecIssue(field, f"'{value}' is not an absolute path; use a path on the shared "
+                         "filesystem inside your workspace or your team's")
+    real = Path(os.path.realpath(value))
+    if any(real == root or real.is_relative_to(root) for root in roots):
+        return None
+    via = f" (it resolves to '{real}' through a symlink)" if str(real) != os.path.normpath(value) else ""
+    allowed = ", ".join(str(r) for r in roots)
+    return SpecIssue(field, f"'{value}' is outside the paths this task may use{via}; "
+                     f"allowed: {allowed}")
+
+
+def check_spec_paths(spec: CustomTask | VerlTask, roots: list[Path]) -> list[SpecIssue]:
+    issues = [check_path(field, value, roots) for field, value in referenced_paths(spec)]
+    return [i for i in issues if i is not None]

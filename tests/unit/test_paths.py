@@ -1,0 +1,37 @@
+"""The path policy on its own: roots, '..', symlinks, registered shared paths."""
+
+from __future__ import annotations
+
+import os
+
+from argus.services.paths import allowed_roots, check_path
+
+
+def test_registered_shared_path_and_code_dir_are_allowed(tmp_path):
+    shared = tmp_path / "shared"
+    datasets = tmp_path / "datasets"
+    roots = allowed_roots(shared, "alice", "red", [datasets])
+    for ok in (shared / "users/alice/x", shared / "teams/red/y", shared / "code/verl",
+               datasets / "gsm8k/train.parquet"):
+        assert check_path("f", str(ok), roots) is None, ok
+    for bad in (shared / "users/alicex/x", shared / "teams/blue", shared / "users", tmp_path):
+        issue = check_path("f", str(bad), roots)
+        assert issue is not None and issue.path == "f" and "outside" in issue.message, bad
+
+
+def test_symlink_into_an_allowed_root_is_fine_and_out_of_it_refused(tmp_path):
+    shared = tmp_path / "shared"
+    (shared / "users/alice").mkdir(parents=True)
+    (shared / "teams/red").mkdir(parents=True)
+    os.symlink(shared / "teams/red", shared / "users/alice/team")
+    os.symlink(tmp_path, shared / "users/alice/up")
+    roots = allowed_roots(shared, "alice", "red", [])
+    assert check_path("code", str(shared / "users/alice/team"), roots) is None
+    issue = check_path("code", str(shared / "users/alice/up"), roots)
+    assert issue is not None and "symlink" in issue.message
+
+
+def test_dotdot_is_refused_even_when_it_stays_inside(tmp_path):
+    roots = allowed_roots(tmp_path, "alice", None, [])
+    issue = check_path("code", f"{tmp_path}/users/alice/a/../b", roots)
+    assert issue is not None and "'..'" in issue.message
