@@ -1,0 +1,1 @@
+"""Head agent: supervises the Ray head and publishes the head record."""

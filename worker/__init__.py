@@ -1,0 +1,1 @@
+"""Worker agent: finds the head through the record, supervises one raylet, rejoins."""
