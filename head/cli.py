@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
@@ -30,6 +31,7 @@ def start_cmd(shared_root: Path, node_ip: str | None, state_dir: Path | None) ->
     """Start a Ray head, publish it, keep the lease while it is healthy."""
     settings = load_settings()
     logsetup.setup(settings.log_level, settings.log_format)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per probe is noise
     ip = node_ip or settings.node_ip or detect_node_ip()
     config = HeadConfig(shared_root=shared_root.resolve(),
                         state_dir=(state_dir or settings.state_dir / "head").resolve(), node_ip=ip,

@@ -38,7 +38,8 @@ class WorkerConfig:
     node_ip: str | None = None
     auth: str = "token"
     poll_seconds: float = 1.0
-    stop_timeout: float = 10.0
+    stop_timeout: float = 10.0  # agent shutdown: give the raylet time to leave cleanly
+    rejoin_stop_timeout: float = 2.0  # its head is gone or replaced: do not wait long
     ports: NodePorts | None = None
 
 
@@ -89,7 +90,7 @@ class WorkerAgent:
         finally:
             observer.stop()
             observer.join(10)
-            self._stop_child("agent stopping")
+            self._stop_child("agent stopping", self.config.stop_timeout)
             self._write_status()
 
     def step(self, now: float) -> Decision:
@@ -114,10 +115,10 @@ class WorkerAgent:
 
     def _apply(self, decision: Decision, published: HeadRecord | None, now: float) -> None:
         if decision.action is Action.LEAVE:
-            self._stop_child(decision.reason)
+            self._stop_child(decision.reason, self.config.stop_timeout)
             self.joined = None
         elif decision.action in (Action.JOIN, Action.REJOIN):
-            self._stop_child(decision.reason)
+            self._stop_child(decision.reason, self.config.rejoin_stop_timeout)
             if published is not None and decision.action is Action.REJOIN:
                 self.failures = 0
             self._join(published, now)
@@ -146,11 +147,11 @@ class WorkerAgent:
         self.child.stop(timeout=2)  # reap what is left of its group
         self.child = None
 
-    def _stop_child(self, why: str) -> None:
+    def _stop_child(self, why: str, timeout: float) -> None:
         if self.child is None:
             return
         log.info("worker: stopping raylet group %s: %s", self.child.pid, why)
-        self.child.stop(timeout=self.config.stop_timeout)
+        self.child.stop(timeout=timeout)
         self.child = None
 
     def _write_status(self) -> None:

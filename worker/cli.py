@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from pathlib import Path
@@ -34,6 +35,7 @@ def start_cmd(shared_root: Path, num_gpus: int | None, gpu_model: str | None, nu
     """Join the head published in SHARED_ROOT/cluster/head.json and follow it."""
     settings = load_settings()
     logsetup.setup(settings.log_level, settings.log_format)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per probe is noise
     gpus = num_gpus if num_gpus is not None else settings.worker_num_gpus
     model = gpu_model if gpu_model is not None else settings.worker_gpu_model
     inventory = nvml_inventory() if gpus is None else None
