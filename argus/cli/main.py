@@ -15,6 +15,7 @@ import click
 from argus.cli import tasks as task_cmds
 from argus.cli.common import CliState
 from argus.cli.serve import scheduler_cmd
+from argus.cli.up import down_cmd, up_cmd
 from argus.errors import ArgusError, InvalidSpec
 from taskspec import SpecError
 
@@ -42,6 +43,8 @@ def cli(ctx: click.Context, server: str, debug: bool) -> None:
 for command in task_cmds.COMMANDS:
     cli.add_command(command)
 cli.add_command(scheduler_cmd)
+cli.add_command(up_cmd)
+cli.add_command(down_cmd)
 # Adapters (api, head, worker) add their commands through the "argus.commands" entry-point
 # group, so the core never imports them (the layering test checks that).
 for entry in entry_points(group="argus.commands"):
