@@ -81,6 +81,7 @@ class HeadAgent:
                          dashboard_port=cfg.dashboard_port, temp_dir=str(cfg.temp_dir),
                          node_ip=cfg.node_ip, num_cpus=cfg.num_cpus)
         cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        self._forget_previous_head()
         self.child = spawn(argv, env=ray_env(cfg.shared_root, cfg.auth), log_path=cfg.state_dir / "ray-head.log")
         log.info("head: epoch %s, ray head pid %s, waiting for GCS %s and dashboard %s", epoch,
                  self.child.pid, cfg.gcs_address, cfg.dashboard_url)
@@ -96,6 +97,22 @@ class HeadAgent:
         self._write_status()
         log.info("head: published epoch %s session %s in %s", epoch, session, hr.record_path(cfg.shared_root))
         return self.record
+
+    def _forget_previous_head(self) -> None:
+        """Drop ``<temp dir>/ray_current_cluster`` left by the head we replace.
+
+        ``ray start --head`` refuses to start when that file names our address and any process
+        on this host still carries ``--gcs-address=<our address>`` — which a worker raylet that
+        has not yet noticed the old head's death does when it shares the host (``argus up``, the
+        namespace tests). The file only serves ``address="auto"`` discovery; a port really in
+        use still fails at bind.
+        """
+        marker = Path(self.config.temp_dir) / "ray_current_cluster"
+        try:
+            marker.unlink()
+            log.info("head: removed %s left by a previous head", marker)
+        except FileNotFoundError:
+            pass
 
     def _wait_ready(self) -> str:
         cfg = self.config
