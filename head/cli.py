@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
@@ -43,3 +44,16 @@ def start_cmd(shared_root: Path, node_ip: str | None, state_dir: Path | None) ->
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     sys.exit(HeadAgent(config).run(stop))
+
+
+@head_group.command("health")
+@click.option("--state-dir", type=click.Path(path_type=Path), required=True)
+def health_cmd(state_dir: Path) -> None:
+    """Exit 0 when the agent reports itself healthy (for container health checks)."""
+    try:
+        status = json.loads((state_dir / "head-status.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"no status in {state_dir}: {exc}") from exc
+    if not (status.get("state") == "published"):
+        raise click.ClickException(f"not healthy: {status}")
+    click.echo("ok")

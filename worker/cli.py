@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
@@ -52,3 +53,16 @@ def start_cmd(shared_root: Path, num_gpus: int | None, gpu_model: str | None, nu
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     WorkerAgent(config).run(stop)
+
+
+@worker_group.command("health")
+@click.option("--state-dir", type=click.Path(path_type=Path), required=True)
+def health_cmd(state_dir: Path) -> None:
+    """Exit 0 when the agent reports itself healthy (for container health checks)."""
+    try:
+        status = json.loads((state_dir / "worker-status.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"no status in {state_dir}: {exc}") from exc
+    if not (status.get("child_pid") is not None):
+        raise click.ClickException(f"not healthy: {status}")
+    click.echo("ok")
