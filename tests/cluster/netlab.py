@@ -100,6 +100,11 @@ class NetLab:
         host.procs.append(proc)
         return proc
 
+    def start_raw(self, host: Host, argv: list[str], env: dict[str, str], log: Path) -> NodeProcess:
+        proc = spawn(argv, env=env, log_path=log, netns=host.netns)
+        host.procs.append(proc)
+        return proc
+
     def kill_host(self, host: Host) -> None:
         """Power cut: SIGKILL every process inside the host's namespace, until none is left."""
         deadline = time.monotonic() + 30
