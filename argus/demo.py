@@ -1,9 +1,10 @@
 """``make demo``: bring Argus up locally on embedded defaults and run a real task end to end.
 
-Starts a Ray head and one worker (4 logical GPUs), fetches the verl 0.9.1 source tree (its
-config only matters here), starts ``argus server``, submits examples/custom-train.yaml and
-follows it to SUCCEEDED, shows ``argus list`` and a dry run of examples/verl-grpo.yaml, then
-stops exactly what it started.
+``argus up --workers 1`` starts the head agent (Ray head + head record on a shared root), one
+worker agent (4 logical H100s) and the Argus server; the demo fetches the verl 0.9.1 source
+tree (its config only matters here), submits examples/custom-train.yaml and follows it to
+SUCCEEDED as the admin ``argus up`` created, shows ``argus list`` and a dry run of examples/verl-grpo.yaml, then ``argus down``
+stops exactly what was started.
 """
 
 from __future__ import annotations
@@ -13,13 +14,8 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-import httpx
-
-from argus.raynode import NodeProcess, free_port, head_argv, spawn, worker_argv
 from argus.verl_fetch import fetch_verl_tree
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,68 +25,35 @@ def say(text: str) -> None:
     print(f"\n==> {text}", flush=True)
 
 
-def wait_http(url: str, proc: NodeProcess, what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if not proc.alive():
-            break
-        time.sleep(0.5)
-    raise SystemExit(f"demo: {what} did not come up (see {proc.log_path})")
-
-
 def argus(env: dict[str, str], *args: str) -> int:
     print(f"$ argus {' '.join(args)}", flush=True)
     return subprocess.run([sys.executable, "-m", "argus.cli.main", *args], env=env, cwd=REPO).returncode
 
 
-def admin_init(env: dict[str, str], name: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "argus.cli.main", "admin", "init", name],
-                            env=env, cwd=REPO, capture_output=True, text=True, check=True)
-    print(result.stdout, end="")
-    return result.stdout.strip().splitlines()[-1]
+def up_record(state: Path) -> dict:
+    return json.loads((state / "up.json").read_text())
 
 
 def main() -> int:
     state = REPO / ".state" / "demo"
     shutil.rmtree(state, ignore_errors=True)
-    shared = state / "shared"
-    shared.mkdir(parents=True)
-    ray_tmp = Path(tempfile.mkdtemp(prefix="argus-demo-", dir="/tmp"))
-    started: list[NodeProcess] = []
+    up_dir = state / "up"
+    # the examples (and the verl example's /gpfs paths) are registered shared paths of the server
+    base = {**os.environ, "ARGUS_SHARED_PATHS": json.dumps([str(REPO / "examples"), "/gpfs"])}
     try:
-        say("starting a local Ray cluster: a head and one worker with 4 logical GPUs")
-        gcs, dash = free_port(), free_port()
-        head = spawn(head_argv(gcs_port=gcs, dashboard_host="127.0.0.1", dashboard_port=dash,
-                               temp_dir=str(ray_tmp / "head")), log_path=state / "ray-head.log")
-        started.append(head)
-        wait_http(f"http://127.0.0.1:{dash}/api/version", head, "the Ray head")
-        worker = spawn(worker_argv(address=f"127.0.0.1:{gcs}", num_cpus=2, num_gpus=4,
-                                   resources={"argus_worker": 1000.0, "accelerator_type:H100": 1.0},
-                                   temp_dir=str(ray_tmp / "head")), log_path=state / "ray-worker.log")
-        started.append(worker)
-
+        say("argus up --workers 1: a head agent, one worker agent (4 logical H100s), the Argus server "
+            "and its first admin (argus admin init)")
+        if argus(base, "up", "--workers", "1", "--state-dir", str(up_dir)) != 0:
+            return 1
+        record = up_record(up_dir)
+        shared = up_dir / "shared"
         say("fetching the verl 0.9.1 source tree (for its hydra config) into the shared root")
         tree = fetch_verl_tree("0.9.1", shared / "code" / "verl-0.9.1", REPO / ".cache" / "verl")
         print(f"verl tree: {tree}")
-
-        port = free_port()
-        env = {**os.environ, "ARGUS_STATE_DIR": str(state), "ARGUS_SHARED_ROOT": str(shared),
-               "ARGUS_RAY_ADDRESS": f"http://127.0.0.1:{dash}", "ARGUS_PORT": str(port),
-               "ARGUS_SERVER": f"http://127.0.0.1:{port}", "ARGUS_TICK_SECONDS": "0.5",
-               # the examples (and the verl example's /gpfs paths) are registered shared paths
-               "ARGUS_SHARED_PATHS": json.dumps([str(REPO / "examples"), "/gpfs"])}
-        say("argus admin init demo: the first admin, its token printed once")
-        env["ARGUS_TOKEN"] = admin_init(env, "demo")
-        say(f"starting the Argus server on http://127.0.0.1:{port} (scheduler embedded)")
-        server = spawn([sys.executable, "-m", "argus.cli.main", "server"], env=env,
-                       log_path=state / "server.log")
-        started.append(server)
-        wait_http(f"http://127.0.0.1:{port}/readyz", server, "the Argus server")
+        token = Path(record["token_file"]).read_text().strip()
+        env = {**base, "ARGUS_SERVER": record["server"], "ARGUS_TOKEN": token}
+        say("argus whoami")
+        argus(env, "whoami")
 
         say("submitting examples/custom-train.yaml and following it")
         rc = argus(env, "submit", "examples/custom-train.yaml", "--follow")
@@ -101,10 +64,9 @@ def main() -> int:
         say("demo " + ("succeeded" if rc == 0 else "FAILED: the task did not succeed"))
         return rc
     finally:
-        say("stopping what the demo started")
-        for proc in reversed(started):
-            proc.stop()
-        shutil.rmtree(ray_tmp, ignore_errors=True)
+        say("argus down: stopping exactly what argus up started")
+        if (up_dir / "up.json").exists():
+            argus(base, "down", "--state-dir", str(up_dir))
 
 
 if __name__ == "__main__":

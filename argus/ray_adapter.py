@@ -59,9 +59,10 @@ def _translate(exc: Exception, what: str) -> RayError:
 class RayCluster:
     """A Ray cluster reached through its dashboard URL (``http://host:8265``)."""
 
-    def __init__(self, address: str, *, timeout_s: float = 10.0):
+    def __init__(self, address: str, *, timeout_s: float = 10.0, headers: dict[str, str] | None = None):
         self.address = address.rstrip("/")
         self.timeout_s = timeout_s
+        self.headers = dict(headers or {})  # e.g. Authorization: Bearer <Ray token>
         self._client = None
 
     def _jobs(self):  # noqa: ANN202 - Ray's client type stays inside this module
@@ -69,7 +70,7 @@ class RayCluster:
             from ray.job_submission import JobSubmissionClient  # heavy; only when used
 
             try:
-                self._client = JobSubmissionClient(self.address)
+                self._client = JobSubmissionClient(self.address, headers=self.headers or None)
             except Exception as exc:  # noqa: BLE001 - translated
                 raise _translate(exc, "connect") from exc
         return self._client
@@ -118,16 +119,15 @@ class RayCluster:
         return self._call(f"logs {submission_id}", self._jobs().get_job_logs, submission_id) or ""
 
     def nodes(self) -> list[NodeInfo]:
-        from ray.util.state import list_nodes
+        from ray.util.state import StateApiClient
+        from ray.util.state.common import ListApiOptions, StateResource
 
-        rows = self._call(
-            "list nodes",
-            list_nodes,
-            address=self.address,
-            detail=True,
-            timeout=int(self.timeout_s),
-            raise_on_missing_output=False,
-        )
+        def list_nodes():  # noqa: ANN202 - list_nodes() itself takes no headers (token auth)
+            client = StateApiClient(address=self.address, headers=self.headers or None)
+            return client.list(StateResource.NODES, ListApiOptions(detail=True, timeout=int(self.timeout_s)),
+                               raise_on_missing_output=False)
+
+        rows = self._call("list nodes", list_nodes)
         return [_node_info(row) for row in rows]
 
 

@@ -88,6 +88,29 @@ class Settings(BaseSettings):
     worker_resource: str = Field(
         default="argus_worker", description="Custom resource every worker node advertises."
     )
+    ray_auth: str = Field(
+        default="token",
+        description="Ray token authentication for clusters the agents start: token or disabled.",
+    )
+    node_ip: str = Field(
+        default="", description="Address this node advertises to Ray (default: default-route source)."
+    )
+    dashboard_host: str = Field(
+        default="", description="Where the head binds the Ray dashboard (default: node_ip, never 0.0.0.0 by accident)."
+    )
+    ray_gcs_port: int = Field(default=6379, description="GCS port of a head the agent starts.")
+    ray_dashboard_port: int = Field(default=8265, description="Dashboard port of a head the agent starts.")
+    ray_temp_dir: Path = Field(
+        default=Path("/tmp/ray"), description="Ray --temp-dir; all Ray nodes of one host share it."
+    )
+    head_lease_seconds: float = Field(default=15.0, gt=0, description="Head record lease length.")
+    head_renew_seconds: float = Field(default=3.0, gt=0, description="How often the head renews.")
+    worker_poll_seconds: float = Field(default=1.0, gt=0, description="Worker re-reads the record this often.")
+    worker_num_cpus: int | None = Field(default=None, description="CPUs a worker declares (default: all).")
+    worker_num_gpus: int | None = Field(
+        default=None, description="Logical GPUs a worker declares (default: what NVML finds)."
+    )
+    worker_gpu_model: str = Field(default="", description="GPU model a worker declares, e.g. H100.")
     log_format: str = Field(default="text", description="text or json.")
     log_level: str = Field(default="INFO")
 

@@ -1,1 +1,1 @@
-"""The worker agent: finds the head through the shared FS record, joins, and rejoins."""
+"""Worker agent: finds the head through the record, supervises one raylet, rejoins."""

@@ -1,45 +1,82 @@
-"""The worker agent's decision core, pure: (published head, joined head, child alive) → action.
+"""The worker agent's decision core: (published head, joined head, child alive) -> action.
 
-No Ray, no files, no clock: the agent loop feeds it what it observed and carries out the answer.
+Pure: no files, no Ray, no clock. The agent loop reads the record, probes the dashboard and
+passes everything in; the tests drive it with plain values.
 """
 
 from __future__ import annotations
 
 import enum
+import random
 from dataclasses import dataclass
 
 from argus.headrecord import HeadRecord
 
 
 class Action(str, enum.Enum):
-    NOOP = "noop"  # joined to the published head and the raylet lives
-    JOIN = "join"  # no raylet: start one against the published head
-    REJOIN = "leave-and-rejoin"  # joined to an old head: stop our own child group, join the new one
-    WAIT = "wait"  # nothing valid to join yet (no record, expired lease, withdrawn, probe failed)
+    NOOP = "noop"  # joined to the published head and the raylet runs
+    JOIN = "join"  # no child: start `ray start --address … --block`
+    REJOIN = "leave-and-rejoin"  # stop our child group, then join the published head
+    LEAVE = "leave"  # stop our child group and stay out (withdrawn head, quarantine)
+    WAIT = "wait"  # nothing usable yet, or backing off
 
 
 @dataclass(frozen=True)
-class Joined:
-    """What our current raylet was started against."""
-
-    epoch: int
-    session_name: str
-    gcs_address: str
+class Decision:
+    action: Action
+    reason: str
 
 
-def same_head(record: HeadRecord, joined: Joined) -> bool:
-    return (record.epoch, record.session_name, record.gcs_address) == (
-        joined.epoch, joined.session_name, joined.gcs_address)
+def decide(published: HeadRecord | None, joined: HeadRecord | None, child_alive: bool,
+           now: float, *, backoff_until: float = 0.0, quarantined: bool = False,
+           probed_ok: bool = True) -> Decision:
+    """What to do now.
+
+    ``published``: the best record the follower holds (never a lower epoch than seen before).
+    ``joined``: the record our running (or last) child was started for.
+    ``probed_ok``: whether the published head's dashboard answered with the record's session.
+    """
+    if quarantined:
+        if child_alive:
+            return Decision(Action.LEAVE, "quarantined by the operator")
+        return Decision(Action.WAIT, "quarantined: remove the flag file to let this node back in")
+    if published is None:
+        if child_alive:
+            return Decision(Action.NOOP, "no record yet; keep the raylet we have")
+        return Decision(Action.WAIT, "no head record published yet")
+    if published.withdrawn:
+        if child_alive:
+            return Decision(Action.LEAVE, f"head epoch {published.epoch} withdrew")
+        return Decision(Action.WAIT, f"head epoch {published.epoch} withdrew; waiting for a new one")
+    same = joined is not None and joined.identity() == published.identity()
+    if not published.live(now):
+        if child_alive:
+            return Decision(Action.NOOP, "lease expired; keep the raylet, it may reconnect")
+        return Decision(Action.WAIT, f"head epoch {published.epoch}: lease expired")
+    if same and child_alive:
+        return Decision(Action.NOOP, f"joined epoch {published.epoch}")
+    if not probed_ok:
+        return Decision(Action.WAIT, f"head epoch {published.epoch} does not answer yet")
+    if not same:
+        why = _change(joined, published)
+        return Decision(Action.REJOIN if child_alive else Action.JOIN, why)
+    if now < backoff_until:
+        return Decision(Action.WAIT, f"raylet died; backing off {backoff_until - now:.1f}s")
+    return Decision(Action.JOIN, f"raylet died; rejoining epoch {published.epoch}")
 
 
-def decide(published: HeadRecord | None, joined: Joined | None, child_alive: bool,
-           head_answers: bool = True) -> Action:
-    """``published`` is the verified, live record (None if there is none); ``head_answers`` is the
-    dashboard probe (version and session match) of that record."""
-    if published is None or not head_answers:
-        return Action.WAIT
-    if not child_alive:
-        return Action.JOIN
-    if joined is None or not same_head(published, joined):
-        return Action.REJOIN
-    return Action.NOOP
+def _change(joined: HeadRecord | None, published: HeadRecord) -> str:
+    if joined is None:
+        return f"joining head epoch {published.epoch} at {published.gcs_address}"
+    if joined.epoch != published.epoch:
+        return f"new head: epoch {joined.epoch} -> {published.epoch}"
+    if joined.session_name != published.session_name:
+        return f"head restarted: session {joined.session_name} -> {published.session_name}"
+    return f"head moved: {joined.gcs_address} -> {published.gcs_address}"
+
+
+def backoff_seconds(failures: int, *, base: float = 1.0, cap: float = 30.0,
+                    rng: random.Random | None = None) -> float:
+    """Exponential backoff with full jitter in [base/2, min(cap, base * 2**failures)]."""
+    top = min(cap, base * (2 ** max(0, failures)))
+    return (rng or random).uniform(base / 2, max(base / 2, top))

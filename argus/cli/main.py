@@ -16,6 +16,7 @@ from argus.cli import admin as admin_cmds
 from argus.cli import tasks as task_cmds
 from argus.cli.common import CliState
 from argus.cli.serve import scheduler_cmd
+from argus.cli.up import down_cmd, up_cmd
 from argus.errors import ArgusError, InvalidSpec
 from taskspec import SpecError
 
@@ -44,6 +45,8 @@ def cli(ctx: click.Context, server: str | None, debug: bool) -> None:
 for command in [*task_cmds.COMMANDS, *admin_cmds.COMMANDS]:
     cli.add_command(command)
 cli.add_command(scheduler_cmd)
+cli.add_command(up_cmd)
+cli.add_command(down_cmd)
 # Adapters (api, head, worker) add their commands through the "argus.commands" entry-point
 # group, so the core never imports them (the layering test checks that).
 for entry in entry_points(group="argus.commands"):

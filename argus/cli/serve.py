@@ -8,7 +8,7 @@ import threading
 import click
 
 from argus import logsetup
-from argus.cluster import StaticCluster
+from argus.cluster import HeadRecordCluster, StaticCluster
 from argus.db.engine import Database
 from argus.db.migrate import upgrade
 from argus.scheduler.loop import Scheduler
@@ -16,8 +16,11 @@ from argus.settings import Settings, load_settings
 
 
 def make_provider(settings: Settings):  # noqa: ANN201
-    """The cluster the settings point at."""
-    return StaticCluster(settings.ray_address)
+    """With a shared root: follow its head record (ARGUS_RAY_ADDRESS until one appears)."""
+    static = StaticCluster(settings.ray_address)
+    if settings.shared_root is None:
+        return static
+    return HeadRecordCluster(settings.shared_root, fallback=static)
 
 
 @click.command("scheduler")
