@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test test-unit test-integration bench-submit clean lint-imports
+.PHONY: venv demo test test-unit test-integration bench-submit bench-sched bench-rejoin clean lint-imports
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ test-unit: $(STAMP)
 
 bench-submit: $(STAMP)
 	$(PY) bench/submit.py
+
+bench-sched: $(STAMP)
+	$(PY) bench/sched_sim.py
+
+bench-rejoin: $(STAMP)
+	$(PY) bench/rejoin.py
 
 clean:
 	rm -rf $(VENV) .state .cache .pytest_cache
