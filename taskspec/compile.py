@@ -38,6 +38,7 @@ class CompileContext:
     worker_resource: str = "argus_worker"
     worker_resource_amount: float = 0.001
     verl_tree: VerlTree | None = None
+    job_prefix: str = "argus"  # the server adds its installation id: argus-<installation>
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def compile_task(spec: VerlTask | CustomTask, ctx: CompileContext, argv: list[st
     runtime_env["env_vars"] = env
     argv = list(argv) if argv else program
     return JobRequest(
-        submission_id=f"argus-{ctx.task_id}-{ctx.attempt}",
+        submission_id=f"{ctx.job_prefix}-{ctx.task_id}-{ctx.attempt}",
         argv=argv,
         workdir=workdir,
         entrypoint=entrypoint_for(workdir, argv),

@@ -50,6 +50,15 @@ class Task(Base):
     __table_args__ = (Index("ix_tasks_status_priority", "status", "priority", "queued_at"),)
 
 
+class Installation(Base):
+    """One row: this database's random id, part of every Ray submission id (migration 0004)."""
+
+    __tablename__ = "installation"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
 class Attempt(Base):
     __tablename__ = "attempts"
 

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from argus.db import audit
-from argus.db.models import Attempt, Event, Task
+from argus.db.models import Attempt, Event, Installation, Task
 from argus.errors import InvalidTransition, NotFound
 from argus.states import TaskStatus, can_transition
 
@@ -72,6 +72,14 @@ def record_created(session: Session, task: Task, actor: str) -> None:
         Event(task_id=task.id, ts=task.created_at, from_status=None, to_status=task.status,
               reason="submitted", actor=actor)
     )
+
+
+def installation_id(session: Session) -> str:
+    """This database's random id (one row, written by migration 0004)."""
+    value = session.scalar(select(Installation.id).limit(1))
+    if value is None:
+        raise RuntimeError("the installation table is empty: run the migrations (argus server does)")
+    return value
 
 
 def get_task(session: Session, task_id: int) -> Task:

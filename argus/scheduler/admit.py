@@ -1,13 +1,14 @@
 """Admission: snapshot → plan → claim → submit → SUBMITTED. Also retries stuck SUBMITTING.
 
 A claim is one transaction: QUEUED→SUBMITTING, a new attempt row with its submission id
-``argus-<task>-<attempt>``, and (first time only) the task's resolved command. Submitting
+``argus-<installation>-<task>-<attempt>``, and (first time only) the task's resolved command. Submitting
 happens after the commit; Ray's "already exists" counts as submitted, so a retry after a
 crash can never start a second live attempt.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 
@@ -15,7 +16,7 @@ from sqlalchemy import func, select, update
 
 from argus.db.engine import Database
 from argus.db.models import Attempt, FairShareUsage, Preemption, Task
-from argus.db.store import now, transition, update_attempt
+from argus.db.store import installation_id, now, transition, update_attempt
 from argus.errors import JobAlreadyExists, JobNotFound, JobRejected, RayError, RayUnavailable
 from argus.ray_adapter import NodeInfo, RayCluster
 from argus.scheduler.fairshare import accrue, charge_of, decay
@@ -103,6 +104,15 @@ class Admitter:
         self.preparer = preparer
         self.policy = policy or policy_from_settings(settings)
         self._rebalanced_at = 0.0
+        self._job_prefix: str | None = None
+
+    @property
+    def job_prefix(self) -> str:
+        """``argus-<installation id>``: submission ids are argus-<installation>-<task>-<attempt>."""
+        if self._job_prefix is None:
+            with self.db.read() as session:
+                self._job_prefix = f"argus-{installation_id(session)}"
+        return self._job_prefix
 
     def run(self, cluster: RayCluster | None, epoch: int | None, why_not: str = "") -> None:
         nodes: list[Node] = []
@@ -181,12 +191,13 @@ class Admitter:
             spec = load_spec_data(task.spec, source=f"task {task.id}")
             try:
                 request = self.preparer.compile(spec, task_id=task.id, attempt=number,
-                                                checkpoint_dir=task.checkpoint_dir, argv=task.argv)
+                                                checkpoint_dir=task.checkpoint_dir, argv=task.argv,
+                                                job_prefix=self.job_prefix)
             except (CompileError, ValueError, OSError) as exc:
                 transition(session, task.id, S.QUEUED, S.FAILED, reason=f"cannot compile: {exc}")
                 return None
             argv = request.argv
-            sid = f"argus-{task.id}-{number}"
+            sid = request.submission_id
             if not transition(session, task.id, S.QUEUED, S.SUBMITTING, attempt=number,
                               reason=f"admitted on {len(decision.placement)} node(s)"
                                      + (" on borrowed quota" if decision.borrowed else ""),
@@ -238,6 +249,8 @@ class Admitter:
                 spec = load_spec_data(task.spec, source=f"task {task.id}")
                 request = self.preparer.compile(spec, task_id=task.id, attempt=live.number,
                                                 checkpoint_dir=task.checkpoint_dir, argv=task.argv)
+            # the id the claim stored (an attempt claimed before 0004 has no installation part)
+            request = dataclasses.replace(request, submission_id=live.submission_id)
             self.submit(cluster, live.task_id, live.number, live.submission_id, request)
 
     def _mark_submitted(self, task_id: int, number: int, sid: str) -> None:

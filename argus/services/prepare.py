@@ -118,8 +118,12 @@ class Preparer:
         checkpoint_dir: str,
         tree: VerlTree | None = None,
         argv: list[str] | None = None,
+        job_prefix: str = "argus",
     ) -> JobRequest:
-        """The job request; ``argv`` (stored at the first attempt) keeps every attempt's command."""
+        """The job request; ``argv`` (stored at the first attempt) keeps every attempt's command.
+
+        ``job_prefix``: ``argus-<installation id>``, so that the submission id is unique on a Ray
+        cluster that several Argus installations share."""
         if isinstance(spec, VerlTask) and tree is None:
             tree = self.tree_for(spec.verl.code)
         ctx = CompileContext(
@@ -129,5 +133,6 @@ class Preparer:
             stop_wait_s=grace_seconds(self.settings, spec.priority),
             worker_resource=self.settings.worker_resource,
             verl_tree=tree,
+            job_prefix=job_prefix,
         )
         return compile_task(spec, ctx, argv)

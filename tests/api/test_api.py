@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -17,6 +18,10 @@ from tests.fakeray import FakeProvider, FakeRay
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SPEC = {"kind": "custom", "name": "t", "code": str(EXAMPLES / "tiny_train"),
         "command": ["python", "train.py"], "resources": {"nodes": 1, "cpus": 1}}
+
+
+def sid(scheduler: Scheduler, task_id: int, attempt: int = 1) -> str:
+    return f"{scheduler.admitter.job_prefix}-{task_id}-{attempt}"
 
 
 @pytest.fixture
@@ -41,7 +46,7 @@ def test_submit_get_list_events(api):
     scheduler.tick()
     scheduler.tick()
     got = http.get(f"/v1/tasks/{task['id']}").json()
-    assert got["status"] == "RUNNING" and got["submission_id"] == f"argus-{task['id']}-1"
+    assert got["status"] == "RUNNING" and re.fullmatch(rf"argus-[0-9a-f]{{6}}-{task['id']}-1", got["submission_id"])
     assert [e["to"] for e in http.get(f"/v1/tasks/{task['id']}/events").json()["items"]] == [
         "QUEUED", "SUBMITTING", "SUBMITTED", "RUNNING"]
     listed = http.get("/v1/tasks", params={"status": "RUNNING"}).json()
@@ -78,7 +83,7 @@ def test_cancel_queued_and_running(api):
     assert http.post(f"/v1/tasks/{running['id']}/cancel").json()["status"] == "CANCELLING"
     scheduler.tick()  # the loop stops the Ray job, then sees it STOPPED
     scheduler.tick()
-    assert ray.jobs[f"argus-{running['id']}-1"] == "STOPPED"
+    assert ray.jobs[sid(scheduler, running['id'])] == "STOPPED"
     assert http.get(f"/v1/tasks/{running['id']}").json()["status"] == "CANCELLED"
     again = http.post(f"/v1/tasks/{running['id']}/cancel")
     assert again.status_code == 409 and "already ended" in again.json()["error"]["message"]
@@ -88,7 +93,7 @@ def test_resubmit_keeps_the_checkpoint_dir(api):
     http, ray, scheduler = api
     task = http.post("/v1/tasks", json=SPEC).json()
     scheduler.tick()
-    ray.jobs[f"argus-{task['id']}-1"] = "SUCCEEDED"
+    ray.jobs[sid(scheduler, task['id'])] = "SUCCEEDED"
     scheduler.tick()
     assert http.post(f"/v1/tasks/{task['id']}/resubmit").status_code == 201
     new = http.get("/v1/tasks").json()["items"][0]
@@ -153,7 +158,7 @@ def test_crash_between_claim_and_submit_never_makes_two_attempts(api):
     assert admitter.claim(Admit(task["id"], ("w1",)), ray.address, None) is not None
     assert http.get(f"/v1/tasks/{task['id']}").json()["status"] == "SUBMITTING"
     scheduler.tick()  # a restarted loop submits the same submission id
-    assert list(ray.jobs) == [f"argus-{task['id']}-1"]
+    assert list(ray.jobs) == [sid(scheduler, task['id'])]
     assert http.get(f"/v1/tasks/{task['id']}").json()["status"] in ("SUBMITTED", "RUNNING")
 
     # Crash after Ray accepted but before SUBMITTED was written: found in Ray, not resubmitted.
@@ -161,5 +166,25 @@ def test_crash_between_claim_and_submit_never_makes_two_attempts(api):
     claimed = admitter.claim(Admit(second["id"], ("w1",)), ray.address, None)
     ray.submit(claimed[3])
     scheduler.tick()
-    assert sorted(ray.jobs) == sorted([f"argus-{task['id']}-1", f"argus-{second['id']}-1"])
+    assert sorted(ray.jobs) == sorted([sid(scheduler, task['id']), sid(scheduler, second['id'])])
     assert http.get(f"/v1/tasks/{second['id']}").json()["attempts"] == 1
+
+
+def test_two_installations_on_one_ray_cluster_never_share_a_job(api, settings, tmp_path):
+    """Both databases have a task 1; the installation id keeps their Ray jobs apart."""
+    http, ray, scheduler = api
+    first = http.post("/v1/tasks", json=SPEC).json()
+    scheduler.tick()
+    other_settings = settings.model_copy(update={"state_dir": tmp_path / "other", "db_url": "",
+                                                 "shared_paths": [EXAMPLES]})
+    other_app = create_app(other_settings, provider=FakeProvider(ray), embed_scheduler=False)
+    other_token = bootstrap_admin(other_app.state.ctx.db, "admin")["token"]
+    other_scheduler = Scheduler(other_app.state.ctx.db, other_settings, FakeProvider(ray))
+    headers = {"Authorization": f"Bearer {other_token}"}
+    with ServerThread(other_app) as server, httpx.Client(base_url=server.url, headers=headers) as other:
+        second = other.post("/v1/tasks", json=SPEC).json()
+        assert second["id"] == first["id"]
+        other_scheduler.tick()
+        assert sid(other_scheduler, second["id"]) != sid(scheduler, first["id"])
+        assert sorted(ray.jobs) == sorted([sid(scheduler, first["id"]), sid(other_scheduler, second["id"])])
+        assert other.get(f"/v1/tasks/{second['id']}").json()["attempts"] == 1

@@ -50,6 +50,7 @@ class Host:
     name: str
     netns: str
     ip: str
+    outer: str = ""  # its veth end on the bridge, in the root namespace
     procs: list[NodeProcess] = field(default_factory=list)
 
 
@@ -91,9 +92,13 @@ class NetLab:
         _ip("-n", netns, "link", "set", inner, "up")
         _ip("-n", netns, "link", "set", "lo", "up")
         _ip("-n", netns, "route", "add", "default", "via", self.gateway)
-        host = Host(name, netns, ip)
+        host = Host(name, netns, ip, outer)
         self.hosts[name] = host
         return host
+
+    def set_link(self, host: Host, up: bool) -> None:
+        """Unplug (or plug back) the host's cable: its veth end on the bridge goes down (up)."""
+        _ip("link", "set", host.outer, "up" if up else "down")
 
     def start(self, host: Host, module: str, args: list[str], env: dict[str, str], log: Path) -> NodeProcess:
         proc = spawn([sys.executable, "-m", module, *args], env=env, log_path=log, netns=host.netns)

@@ -42,11 +42,13 @@ class Pool:
     def __init__(self, lab: NetLab, root: Path):
         self.lab, self.root, self.shared = lab, root, root / "shared"
         self.ray_tmp = Path(tempfile.mkdtemp(prefix="a3ray-", dir="/tmp"))  # short: socket paths
+        self.extra_env: dict[str, str] = {}  # e.g. Ray's own RAY_* timeouts, for every agent started
 
     def env(self, host: Host) -> dict[str, str]:
         return {"ARGUS_SHARED_ROOT": str(self.shared), "ARGUS_RAY_TEMP_DIR": str(self.ray_tmp),
                 "ARGUS_NODE_IP": host.ip, "ARGUS_HEAD_LEASE_SECONDS": "8", "ARGUS_HEAD_RENEW_SECONDS": "1",
-                "ARGUS_WORKER_POLL_SECONDS": "0.5", "ARGUS_STATE_DIR": str(self.root / host.name)}
+                "ARGUS_WORKER_POLL_SECONDS": "0.5", "ARGUS_STATE_DIR": str(self.root / host.name),
+                **self.extra_env}
 
     def start_head(self, host: Host) -> None:
         self.lab.start(host, "head", ["start", "--state-dir", str(self.root / host.name / "head")],
@@ -120,9 +122,9 @@ def pool(tmp_path: Path):
         shutil.rmtree(pool.ray_tmp, ignore_errors=True)
 
 
-def start_pool(pool: Pool) -> tuple[Host, list[Host], hr.HeadRecord]:
+def start_pool(pool: Pool, workers: int = 2) -> tuple[Host, list[Host], hr.HeadRecord]:
     head = pool.lab.add_host("h1")
-    workers = [pool.lab.add_host("w1"), pool.lab.add_host("w2")]
+    workers = [pool.lab.add_host(f"w{i + 1}") for i in range(workers)]
     pool.start_head(head)
     for host in workers:
         pool.start_worker(host)
@@ -186,3 +188,40 @@ def test_head_restarted_on_the_same_address_workers_rejoin_the_new_session(pool:
     for w in workers:
         status = read_json(pool.root / w.name / "worker" / "worker-status.json")
         assert status["joined_epoch"] == second.epoch and status["joined_session"] == second.session_name
+
+
+# Ray's own timeouts, shortened so that "down past the reconnect timeout" takes seconds, not
+# minutes: the raylet gives up on an unreachable GCS after RECONNECT_S, and the GCS declares a
+# silent node dead after about three missed 1 s health checks.
+RECONNECT_S = 8
+SHORT_RAY_TIMEOUTS = {"RAY_gcs_rpc_server_reconnect_timeout_s": str(RECONNECT_S),
+                      "RAY_health_check_period_ms": "1000", "RAY_health_check_timeout_ms": "1000",
+                      "RAY_health_check_failure_threshold": "3"}
+
+
+def test_worker_whose_link_is_down_past_the_reconnect_timeout_rejoins(pool: Pool) -> None:
+    pool.extra_env = SHORT_RAY_TIMEOUTS
+    head, (worker,), record = start_pool(pool, workers=1)
+    status_path = pool.root / worker.name / "worker" / "worker-status.json"
+    first_child = read_json(status_path)["child_pid"]
+    first_nodes = {n.node_id for n in pool.ray(record).nodes() if n.alive and n.ip == worker.ip}
+    assert len(first_nodes) == 1
+
+    pool.lab.set_link(worker, up=False)
+    down_for = 3 * RECONNECT_S
+    deadline = time.monotonic() + down_for
+    while time.monotonic() < deadline:  # the head sees the node die while the cable is out
+        if pool.workers_per_ip(record)[worker.ip] == 0:
+            break
+        time.sleep(0.5)
+    assert pool.workers_per_ip(record)[worker.ip] == 0, "the head still sees the unplugged worker"
+    time.sleep(max(0.0, deadline - time.monotonic()))  # stay down past the raylet's reconnect timeout
+    pool.lab.set_link(worker, up=True)
+    plugged = time.time()
+
+    joined_at = pool.wait_joined(record, [worker.ip], timeout=120)
+    print(f"\nrejoin after the link was down {down_for}s: {joined_at - plugged:.1f}s after it came back")
+    alive = [n for n in pool.ray(record).nodes() if n.alive and n.ip == worker.ip]
+    assert len(alive) == 1 and alive[0].node_id not in first_nodes, alive
+    status = read_json(status_path)
+    assert status["joined_epoch"] == record.epoch and status["child_pid"] not in (None, first_child), status

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import uuid
@@ -40,7 +41,7 @@ def test_submit_follow_to_succeeded_with_logs(argus_env):
     assert "final step 200" in logs
     task = client.get(summary["id"])
     assert task["latest_step"] == 200
-    assert task["submission_id"] == f"argus-{summary['id']}-1"
+    assert re.fullmatch(rf"argus-[0-9a-f]{{6}}-{summary['id']}-1", task["submission_id"]), task
     events = [e["to"] for e in client.events(summary["id"])]
     assert events == ["QUEUED", "SUBMITTING", "SUBMITTED", "RUNNING", "SUCCEEDED"]
 

@@ -13,7 +13,6 @@ from argus.client import ArgusClient
 from argus.cluster import StaticCluster
 from argus.db.engine import Database
 from argus.db.migrate import upgrade
-from argus.db.models import Task
 from argus.services.identity import bootstrap_admin
 from argus.settings import Settings
 from tests.conftest import ServerThread
@@ -30,8 +29,8 @@ def sched_env(local_ray, tmp_path_factory):
     settings = Settings(state_dir=root / "state", shared_root=root / "shared", tick_seconds=0.3,
                         stop_wait_seconds=GRACE, ray_address=local_ray.dashboard_url,
                         min_runtime_seconds=1, preempt_cooldown_seconds=1, shared_paths=[EXAMPLES])
-    _start_ids_at(settings, 50_000)
     db = Database(settings.database_url)
+    upgrade(db)
     token = bootstrap_admin(db, "admin")["token"]
     app = create_app(settings, provider=StaticCluster(local_ray.dashboard_url), db=db)
     with ServerThread(app) as server:
@@ -42,18 +41,6 @@ def sched_env(local_ray, tmp_path_factory):
                 client.cancel(task["id"])
         wait_all_terminal(client)
         client.close()
-
-
-def _start_ids_at(settings: Settings, first: int) -> None:
-    """Other modules' servers share this Ray cluster and also number tasks from 1; submission ids
-    (argus-<task>-<attempt>) must not collide, or one server adopts the other's job."""
-    db = Database(settings.database_url)
-    upgrade(db)
-    with db.write() as session:
-        session.add(Task(id=first - 1, name="id-floor", kind="custom", priority="batch", status="CANCELLED",
-                         reason="placeholder", spec={}, spec_text="", checkpoint_dir="", created_at=0.0,
-                         updated_at=0.0, queued_at=0.0))
-    db.dispose()
 
 
 def train(name: str, priority: str, steps: int, sleep: float) -> dict:
