@@ -11,6 +11,7 @@ from api.auth import acting, audit_of, note
 from api.context import AppContext, get_ctx
 from argus.authz import PERMISSIONS, Principal
 from argus.services import identity
+from argus.services.quota import quota_view
 
 router = APIRouter(prefix="/v1", tags=["identity"])
 Ctx = Annotated[AppContext, Depends(get_ctx)]
@@ -56,9 +57,10 @@ def list_teams(ctx: Ctx, who: Principal = Depends(acting("team.read"))) -> Any:
     return {"items": identity.list_teams(ctx.db, who)}
 
 
-@router.get("/teams/{name}", summary="A team: members and GPUs in use")
+@router.get("/teams/{name}", summary="A team: members, GPUs in use and its quota per flavor")
 def get_team(name: str, ctx: Ctx, who: Principal = Depends(acting("team.read"))) -> Any:
-    return identity.get_team(ctx.db, who, name)
+    team = identity.get_team(ctx.db, who, name)
+    return {**team, "quota": quota_view(ctx.db, ctx.settings, name)}
 
 
 @router.post("/users", status_code=201, summary="Create a user")

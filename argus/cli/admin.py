@@ -112,6 +112,18 @@ def team_show(state: CliState, name: str, output: str) -> None:
         return
     click.echo(f"team {info['name']}: {info['gpus_in_use']:g} GPUs in use")
     table([[m["name"], m["role"]] for m in info["members"]], ["MEMBER", "ROLE"])
+    rows = info.get("quota") or []
+    if not rows:
+        click.echo("quota: none configured (ARGUS_TEAMS); the team is not limited")
+        return
+
+    def num(value: float | None) -> str:
+        return "-" if value is None else f"{value:g}"
+
+    click.echo("")
+    table([[r["flavor"], num(r["nominal"]), num(r["lent"]), num(r["borrowed"]), num(r["effective"]),
+            num(r["borrowing_limit"]), num(r["lending_limit"]), num(r["in_use"])] for r in rows],
+          ["FLAVOR", "NOMINAL", "LENT", "BORROWED", "EFFECTIVE", "MAY_BORROW", "MAY_LEND", "IN_USE"])
 
 
 @click.group()
