@@ -6,6 +6,7 @@ every Ray process on the host. We signal only the process group we started.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -13,8 +14,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+START_LOCK = "argus-node-start.lock"
+STARTED = b"Ray runtime started"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -138,3 +144,61 @@ def spawn(argv: list[str], *, env: dict[str, str] | None = None, log_path: Path 
         if log_path:
             out.close()
     return NodeProcess(popen, full, log_path)
+
+
+@contextmanager
+def start_lock(temp_dir: Path, timeout: float = 60.0) -> Iterator[bool]:
+    """Serialize ``ray start`` of the nodes that share one Ray temp dir on this host.
+
+    Ray names a node's raylet and plasma sockets by taking the first free name in the session's
+    ``sockets`` folder (``raylet``, ``raylet.1``, …) without creating it: two nodes starting at
+    the same instant pick the same name and one of them fails with "The current node timed out
+    during startup" after 30 s. Nodes on other hosts have their own temp dir and never wait here.
+    Yields whether the lock was taken (after ``timeout`` we go on without it).
+    """
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(temp_dir / START_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + timeout
+    locked = False
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                locked = True
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(0.1)
+        yield locked
+    finally:
+        if locked:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def wait_started(proc: NodeProcess, offset: int = 0, timeout: float = 45.0) -> bool:
+    """Whether ``ray start`` reported "Ray runtime started" in its log (after ``offset``) in time;
+    False at once if the child exits first."""
+    if proc.log_path is None:
+        return proc.alive()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(proc.log_path, "rb") as fh:
+                fh.seek(offset)
+                if STARTED in fh.read():
+                    return True
+        except OSError:
+            pass
+        if not proc.alive():
+            return False
+        time.sleep(0.2)
+    return False
+
+
+def log_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0

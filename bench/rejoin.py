@@ -13,6 +13,7 @@ token"); we print how many of them came back within --plain-timeout (normally no
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import tempfile
@@ -22,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from argus.raynode import worker_argv  # noqa: E402
+from argus.raynode import start_lock, wait_started, worker_argv  # noqa: E402
 from tests.cluster.netlab import NetLab, unavailable_reason  # noqa: E402
 from tests.cluster.test_node_pool import Pool  # noqa: E402
 
@@ -41,9 +42,12 @@ def agent_run(workers: int) -> float:
         pool.kill_head(head)
         pool.start_head(head)
         second, seen_at = pool.wait_record(first.epoch)
-        return pool.wait_joined(second, [h.ip for h in hosts]) - seen_at
+        took = pool.wait_joined(second, [h.ip for h in hosts]) - seen_at
+        shutil.rmtree(pool.root, ignore_errors=True)  # kept (for its logs) when a run fails
+        return took
     finally:
         lab.down()
+        shutil.rmtree(pool.ray_tmp, ignore_errors=True)
 
 
 def plain_run(workers: int, timeout: float) -> int:
@@ -56,10 +60,11 @@ def plain_run(workers: int, timeout: float) -> int:
         pool.start_head(head)
         first, _ = pool.wait_record(0)
         env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(pool.shared / "cluster" / "ray-token")}
-        for host in hosts:
+        for host in hosts:  # one at a time: raylets in one temp dir race for socket names
             argv = worker_argv(address=first.gcs_address, num_cpus=1, num_gpus=0,
                                resources={"argus_worker": 1000.0}, temp_dir=str(pool.ray_tmp), node_ip=host.ip)
-            lab.start_raw(host, argv, env, pool.root / f"{host.name}-plain.log")
+            with start_lock(pool.ray_tmp):
+                wait_started(lab.start_raw(host, argv, env, pool.root / f"{host.name}-plain.log"))
         pool.wait_joined(first, [h.ip for h in hosts])
         pool.kill_head(head)
         pool.start_head(head)
@@ -71,9 +76,11 @@ def plain_run(workers: int, timeout: float) -> int:
             if back == workers:
                 break
             time.sleep(1)
+        shutil.rmtree(pool.root, ignore_errors=True)
         return back
     finally:
         lab.down()
+        shutil.rmtree(pool.ray_tmp, ignore_errors=True)
 
 
 def main() -> int:
@@ -86,7 +93,10 @@ def main() -> int:
     if reason:
         print(f"bench/rejoin.py: {reason}", file=sys.stderr)
         return 2
-    times = [agent_run(args.workers) for _ in range(args.runs)]
+    times = []
+    for run in range(args.runs):
+        times.append(agent_run(args.workers))
+        print(f"run {run + 1}/{args.runs}: agent rejoin {times[-1]:.1f}s", flush=True)
     plain = plain_run(args.workers, args.plain_timeout)
     print(f"with the worker agent: median {statistics.median(times):.1f}s to all {args.workers} workers "
           f"joined (runs: {', '.join(f'{t:.1f}' for t in times)})")

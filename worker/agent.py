@@ -20,7 +20,7 @@ from watchdog.observers.polling import PollingObserver
 
 from argus.headrecord import HeadRecord, RecordFollower, cluster_dir
 from argus.nodepool import probe_record, ray_env, read_token, write_status
-from argus.raynode import NodePorts, NodeProcess, spawn, worker_argv
+from argus.raynode import NodePorts, NodeProcess, log_size, spawn, start_lock, wait_started, worker_argv
 from worker.decide import Action, Decision, backoff_seconds, decide
 from worker.resources import NodeResources
 
@@ -130,8 +130,16 @@ class WorkerAgent:
                            resources=res.custom, temp_dir=str(cfg.temp_dir), node_ip=cfg.node_ip,
                            ports=cfg.ports or NodePorts())
         cfg.state_dir.mkdir(parents=True, exist_ok=True)
-        self.child = spawn(argv, env=ray_env(cfg.shared_root, cfg.auth), log_path=cfg.state_dir / "raylet.log")
-        self.joined, self.joined_at = record, now
+        log_path = cfg.state_dir / "raylet.log"
+        # One `ray start` at a time per Ray temp dir: nodes sharing one (several workers on one
+        # host) would otherwise race for the same socket names (argus/raynode.py: start_lock).
+        with start_lock(cfg.temp_dir):
+            offset = log_size(log_path)
+            self.child = spawn(argv, env=ray_env(cfg.shared_root, cfg.auth), log_path=log_path)
+            self.joined, self.joined_at = record, now
+            self._write_status()
+            if not wait_started(self.child, offset):
+                log.warning("worker: raylet pid %s did not report a start (see %s)", self.child.pid, log_path)
         log.info("worker: started raylet pid %s for epoch %s at %s", self.child.pid, record.epoch,
                  record.gcs_address)
 

@@ -106,6 +106,18 @@ class Pool:
         self.lab.kill_host(host)
 
 
+def wait_worker_status(path: Path, predicate, timeout: float = 60) -> dict:  # noqa: ANN001
+    """The worker agent's status file once ``predicate`` holds (it is written after each step)."""
+    deadline = time.monotonic() + timeout
+    status = read_json(path)
+    while time.monotonic() < deadline:
+        status = read_json(path)
+        if predicate(status):
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"{path} never matched: {status}")
+
+
 @pytest.fixture
 def pool(tmp_path: Path):
     reason = unavailable_reason()
@@ -186,8 +198,9 @@ def test_head_restarted_on_the_same_address_workers_rejoin_the_new_session(pool:
     print(f"\nrejoin after a head restart on the same address: {joined_at - published_at:.1f}s")
     assert_one_node_each(pool, second, workers)
     for w in workers:
-        status = read_json(pool.root / w.name / "worker" / "worker-status.json")
-        assert status["joined_epoch"] == second.epoch and status["joined_session"] == second.session_name
+        status = wait_worker_status(pool.root / w.name / "worker" / "worker-status.json",
+                                    lambda s: s.get("joined_epoch") == second.epoch and s.get("child_pid"))
+        assert status["joined_session"] == second.session_name
 
 
 # Ray's own timeouts, shortened so that "down past the reconnect timeout" takes seconds, not
@@ -203,7 +216,7 @@ def test_worker_whose_link_is_down_past_the_reconnect_timeout_rejoins(pool: Pool
     pool.extra_env = SHORT_RAY_TIMEOUTS
     head, (worker,), record = start_pool(pool, workers=1)
     status_path = pool.root / worker.name / "worker" / "worker-status.json"
-    first_child = read_json(status_path)["child_pid"]
+    first_child = wait_worker_status(status_path, lambda s: s.get("child_pid"))["child_pid"]
     first_nodes = {n.node_id for n in pool.ray(record).nodes() if n.alive and n.ip == worker.ip}
     assert len(first_nodes) == 1
 
@@ -223,5 +236,5 @@ def test_worker_whose_link_is_down_past_the_reconnect_timeout_rejoins(pool: Pool
     print(f"\nrejoin after the link was down {down_for}s: {joined_at - plugged:.1f}s after it came back")
     alive = [n for n in pool.ray(record).nodes() if n.alive and n.ip == worker.ip]
     assert len(alive) == 1 and alive[0].node_id not in first_nodes, alive
-    status = read_json(status_path)
-    assert status["joined_epoch"] == record.epoch and status["child_pid"] not in (None, first_child), status
+    status = wait_worker_status(status_path, lambda s: s.get("child_pid") not in (None, first_child))
+    assert status["joined_epoch"] == record.epoch, status
