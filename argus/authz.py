@@ -30,6 +30,7 @@ ACTIONS = {
     "task.resubmit": "queue an ended task again",
     "user.create": "create a user (a team-admin: only user/viewer in their team)",
     "user.read": "see users",
+    "user.grant": "give a user an extra permission (GRANTABLE: task.logs on their team's tasks)",
     "team.create": "create a team",
     "team.read": "see a team: members and GPU use (quota view)",
     "token.create": "create an API token for a user",
@@ -45,7 +46,7 @@ PERMISSIONS: dict[str, dict[str, Scope]] = {
     "admin": {action: A for action in ACTIONS},
     "team-admin": {
         "task.submit": O, "task.list": T, "task.read": T, "task.logs": T, "task.cancel": T,
-        "task.resubmit": T, "user.create": T, "team.read": T, **_SELF, "user.read": T,
+        "task.resubmit": T, "user.create": T, "user.grant": T, "team.read": T, **_SELF, "user.read": T,
     },
     "user": {
         "task.submit": O, "task.list": T, "task.read": T, "task.logs": O, "task.cancel": O,
@@ -58,6 +59,11 @@ PERMISSIONS: dict[str, dict[str, Scope]] = {
 # What a team-admin may hand out: never a role above their own.
 TEAM_ADMIN_GRANTS = ("user", "viewer")
 
+# Extra permissions an admin (anyone) or a team-admin (their team's members) may give one user,
+# and the scope each gives: a user sees teammates' logs only when granted.
+GRANTABLE: dict[str, Scope] = {"task.logs": Scope.TEAM}
+_WIDTH = {Scope.OWN: 0, Scope.TEAM: 1, Scope.ALL: 2}
+
 
 @dataclass(frozen=True)
 class Principal:
@@ -67,9 +73,15 @@ class Principal:
     role: str
     team: str | None
     token_name: str = ""
+    grants: frozenset[str] = frozenset()
 
     def scope(self, action: str) -> Scope | None:
-        return PERMISSIONS.get(self.role, {}).get(action)
+        """The role's scope for ``action``, widened by a grant of it."""
+        base = PERMISSIONS.get(self.role, {}).get(action)
+        extra = GRANTABLE.get(action) if action in self.grants else None
+        if base is None or extra is None:
+            return base or extra
+        return max(base, extra, key=_WIDTH.__getitem__)
 
 
 def allows(principal: Principal, action: str, *, owner: str | None = None,

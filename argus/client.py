@@ -106,6 +106,12 @@ class ArgusClient:
     def create_user(self, name: str, *, team: str | None, role: str) -> dict:
         return self._request("POST", "/v1/users", json={"name": name, "team": team, "role": role}).json()
 
+    def grant(self, user: str, action: str) -> dict:
+        return self._request("POST", f"/v1/users/{user}/grants", json={"action": action}).json()
+
+    def revoke_grant(self, user: str, action: str) -> dict:
+        return self._request("DELETE", f"/v1/users/{user}/grants/{action}").json()
+
     def users(self) -> list[dict]:
         return self._request("GET", "/v1/users").json()["items"]
 

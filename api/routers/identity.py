@@ -33,6 +33,10 @@ class UserIn(Body):
     role: str = "user"
 
 
+class GrantIn(Body):
+    action: str = Field(description="The permission to give; grantable: task.logs (the team's logs).")
+
+
 class TokenIn(Body):
     user: str
     name: str | None = None
@@ -68,6 +72,20 @@ def create_user(body: UserIn, request: Request, ctx: Ctx, who: Principal = Depen
     note(request, target=f"user/{body.name}", **body.model_dump())
     return identity.create_user(ctx.db, who, body.name, team=body.team, role=body.role,
                                 audit=audit_of(request))
+
+
+@router.post("/users/{name}/grants", status_code=201, summary="Give a user an extra permission")
+def grant(name: str, body: GrantIn, request: Request, ctx: Ctx,
+          who: Principal = Depends(acting("user.grant"))) -> Any:
+    note(request, target=f"user/{name}", permission=body.action)
+    return identity.grant(ctx.db, who, name, body.action, audit=audit_of(request))
+
+
+@router.delete("/users/{name}/grants/{action}", summary="Take an extra permission back")
+def revoke_grant(name: str, action: str, request: Request, ctx: Ctx,
+                 who: Principal = Depends(acting("user.grant"))) -> Any:
+    note(request, target=f"user/{name}", permission=action)
+    return identity.revoke_grant(ctx.db, who, name, action, audit=audit_of(request))
 
 
 @router.get("/users", summary="Users the caller may see")

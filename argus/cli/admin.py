@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from argus.authz import GRANTABLE
 from argus.cli.common import CliState, output_option
 from argus.cli.config import write_config
 from argus.cli.output import emit_json, table, when
@@ -52,7 +53,7 @@ def admin_init(state: CliState, name: str, team: str | None, save: bool) -> None
 
 @click.group()
 def user() -> None:
-    """Users: create, list."""
+    """Users: create, list, grant and revoke-grant extra permissions."""
 
 
 @user.command("create")
@@ -77,8 +78,34 @@ def user_list(state: CliState, output: str) -> None:
     if output == "json":
         emit_json(users)
         return
-    table([[u["name"], u["team"] or "-", u["role"], when(u["created_at"])] for u in users],
-          ["NAME", "TEAM", "ROLE", "CREATED"])
+    table([[u["name"], u["team"] or "-", u["role"], ",".join(u.get("grants") or []) or "-",
+            when(u["created_at"])] for u in users],
+          ["NAME", "TEAM", "ROLE", "GRANTS", "CREATED"])
+
+
+@user.command("grant")
+@click.argument("name")
+@click.argument("permission", type=click.Choice(sorted(GRANTABLE)))
+@output_option
+@pass_state
+def user_grant(state: CliState, name: str, permission: str, output: str) -> None:
+    """Give user NAME an extra PERMISSION (task.logs: their team's logs). Admins; team-admins for
+    their team's members."""
+    result = state.client().grant(name, permission)
+    emit_json(result) if output == "json" else click.echo(
+        f"user {name} now has: {', '.join(result['grants'])}")
+
+
+@user.command("revoke-grant")
+@click.argument("name")
+@click.argument("permission", type=click.Choice(sorted(GRANTABLE)))
+@output_option
+@pass_state
+def user_revoke_grant(state: CliState, name: str, permission: str, output: str) -> None:
+    """Take PERMISSION back from user NAME."""
+    result = state.client().revoke_grant(name, permission)
+    emit_json(result) if output == "json" else click.echo(
+        f"user {name} no longer has {permission}; grants: {', '.join(result['grants']) or 'none'}")
 
 
 @click.group()

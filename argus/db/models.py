@@ -149,6 +149,20 @@ class User(Base):
     created_by: Mapped[str] = mapped_column(String(64), default="")
 
 
+class Grant(Base):
+    """An extra permission given to one user beyond their role (argus/authz.py: GRANTABLE)."""
+
+    __tablename__ = "grants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user: Mapped[str] = mapped_column(ForeignKey("users.name"))
+    action: Mapped[str] = mapped_column(String(64))
+    granted_by: Mapped[str] = mapped_column(String(64))
+    granted_at: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (UniqueConstraint("user", "action", name="uq_grants_user_action"),)
+
+
 class ApiToken(Base):
     """A bearer token; only the sha256 of the secret is stored."""
 

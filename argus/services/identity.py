@@ -14,11 +14,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from argus.authz import ROLES, TEAM_ADMIN_GRANTS, Principal, Scope, require, require_action
+from argus.authz import GRANTABLE, ROLES, TEAM_ADMIN_GRANTS, Principal, Scope, require, require_action
 from argus.db import audit
 from argus.db.audit import RequestAudit
 from argus.db.engine import Database
-from argus.db.models import ApiToken, Task, Team, User
+from argus.db.models import ApiToken, Grant, Task, Team, User
 from argus.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from argus.states import ACTIVE
 
@@ -47,9 +47,51 @@ def _check_name(kind: str, name: str) -> None:
                          "'.', '_' and '-' (64 at most)")
 
 
-def user_view(user: User) -> dict[str, Any]:
+def user_view(user: User, grants: list[str] | None = None) -> dict[str, Any]:
     return {"name": user.name, "team": user.team, "role": user.role, "disabled": user.disabled,
-            "created_at": user.created_at, "created_by": user.created_by}
+            "created_at": user.created_at, "created_by": user.created_by, "grants": grants or []}
+
+
+def _grants_of(session, name: str) -> list[str]:  # noqa: ANN001
+    return list(session.scalars(select(Grant.action).where(Grant.user == name).order_by(Grant.action)))
+
+
+def _grant_target(session, actor: Principal, name: str, action: str) -> User:  # noqa: ANN001
+    if action not in GRANTABLE:
+        raise BadRequest(f"'{action}' cannot be granted; grantable: {', '.join(sorted(GRANTABLE))}")
+    user = session.get(User, name)
+    if user is None:
+        raise NotFound(f"user '{name}' does not exist")
+    require(actor, "user.grant", owner=None, team=user.team, target=f"user/{name}")
+    return user
+
+
+def grant(db: Database, actor: Principal, name: str, action: str,
+          audit: RequestAudit | None = None) -> dict[str, Any]:
+    """Give ``name`` the extra permission ``action`` (e.g. task.logs: their team's logs)."""
+    with db.write() as session:
+        user = _grant_target(session, actor, name, action)
+        if session.scalar(select(Grant).where(Grant.user == name, Grant.action == action)) is not None:
+            raise Conflict(f"user '{name}' already has {action}")
+        session.add(Grant(user=name, action=action, granted_by=actor.name, granted_at=time.time()))
+        session.flush()
+        if audit is not None:
+            audit.record(session, target=f"user/{name}")
+        return user_view(user, _grants_of(session, name))
+
+
+def revoke_grant(db: Database, actor: Principal, name: str, action: str,
+                 audit: RequestAudit | None = None) -> dict[str, Any]:
+    with db.write() as session:
+        user = _grant_target(session, actor, name, action)
+        row = session.scalar(select(Grant).where(Grant.user == name, Grant.action == action))
+        if row is None:
+            raise NotFound(f"user '{name}' has no grant of {action}")
+        session.delete(row)
+        session.flush()
+        if audit is not None:
+            audit.record(session, target=f"user/{name}")
+        return user_view(user, _grants_of(session, name))
 
 
 def token_view(token: ApiToken) -> dict[str, Any]:
@@ -133,7 +175,7 @@ def list_users(db: Database, actor: Principal) -> list[dict[str, Any]]:
             query = query.where((User.team == actor.team) | (User.name == actor.name))
         elif scope is Scope.OWN:
             query = query.where(User.name == actor.name)
-        return [user_view(u) for u in session.scalars(query)]
+        return [user_view(u, _grants_of(session, u.name)) for u in session.scalars(query)]
 
 
 def create_token(db: Database, actor: Principal, user: str, *, name: str | None = None,
@@ -203,6 +245,7 @@ def authenticate(db: Database, token: str | None) -> Principal:
     with db.read() as session:
         row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
         user = session.get(User, row.user) if row is not None else None
+        grants = frozenset(_grants_of(session, user.name)) if user is not None else frozenset()
     if row is None or user is None:
         raise Unauthorized("the API token is not valid")
     if row.revoked_at is not None:
@@ -214,7 +257,7 @@ def authenticate(db: Database, token: str | None) -> Principal:
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_GRANULARITY_S:
         with db.write() as session:
             session.get(ApiToken, row.id).last_used_at = now
-    return Principal(name=user.name, role=user.role, team=user.team, token_name=row.name)
+    return Principal(name=user.name, role=user.role, team=user.team, token_name=row.name, grants=grants)
 
 
 def bootstrap_admin(db: Database, name: str, *, team: str | None = None) -> dict[str, Any]:

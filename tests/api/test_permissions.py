@@ -34,6 +34,7 @@ EXPECTED = {
     "task.resubmit": ("yyy", "yyn", "ynn", "nnn", "nnn"),
     "user.create":   ("-yy", "-yn", "-nn", "-nn", "-nn"),
     "user.read":     ("y--", "y--", "y--", "y--", "y--"),
+    "user.grant":    ("yyy", "yyn", "nnn", "nnn", "nnn"),
     "team.create":   ("y--", "n--", "n--", "n--", "n--"),
     "team.read":     ("-yy", "-yn", "-yn", "-yn", "-nn"),
     "token.create":  ("yyy", "ynn", "ynn", "ynn", "ynn"),
@@ -89,6 +90,11 @@ def attempt(world, action: str, actor: str, target: str) -> tuple[int, bool | No
     if action == "user.create":
         body = {"name": f"u-{uuid.uuid4().hex[:8]}", "team": team, "role": "user"}
         return http.post("/v1/users", json=body).status_code, None
+    if action == "user.grant":
+        response = http.post(f"/v1/users/{owner}/grants", json={"action": "task.logs"})
+        if response.is_success:  # take it back, so no other cell sees a widened permission
+            assert world.client("root").delete(f"/v1/users/{owner}/grants/task.logs").is_success
+        return response.status_code, None
     if action == "user.read":
         return http.get("/v1/users").status_code, None
     if action == "team.create":
