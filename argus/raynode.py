@@ -177,24 +177,43 @@ def start_lock(temp_dir: Path, timeout: float = 60.0) -> Iterator[bool]:
         os.close(fd)
 
 
-def wait_started(proc: NodeProcess, offset: int = 0, timeout: float = 45.0) -> bool:
-    """Whether ``ray start`` reported "Ray runtime started" in its log (after ``offset``) in time;
-    False at once if the child exits first."""
-    if proc.log_path is None:
-        return proc.alive()
+def raylet_sockets(temp_dir: Path) -> set[Path]:
+    """The raylet sockets of every session under a Ray temp dir."""
+    return set(temp_dir.glob("session_*/sockets/raylet*"))
+
+
+def wait_started(proc: NodeProcess, offset: int = 0, timeout: float = 45.0, *,
+                 temp_dir: Path | None = None, sockets_before: set[Path] | None = None) -> bool:
+    """Wait until the node's names are taken: a raylet socket not in ``sockets_before`` appeared
+    under ``temp_dir`` (the race :func:`start_lock` guards is only about those names), or
+    ``ray start`` reported "Ray runtime started" in its log after ``offset``. False at once if the
+    child exits first, or after ``timeout``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            with open(proc.log_path, "rb") as fh:
-                fh.seek(offset)
-                if STARTED in fh.read():
-                    return True
-        except OSError:
-            pass
+        if temp_dir is not None and sockets_before is not None and raylet_sockets(temp_dir) - sockets_before:
+            return True
+        if proc.log_path is not None:
+            try:
+                with open(proc.log_path, "rb") as fh:
+                    fh.seek(offset)
+                    if STARTED in fh.read():
+                        return True
+            except OSError:
+                pass
         if not proc.alive():
             return False
-        time.sleep(0.2)
+        time.sleep(0.1)
     return False
+
+
+def start_node(argv: list[str], *, env: dict[str, str], log_path: Path, temp_dir: Path,
+               timeout: float = 45.0) -> tuple[NodeProcess, bool]:
+    """``spawn`` a ``ray start`` under :func:`start_lock`, holding it until the node's socket
+    names are taken. Returns the child and whether it got that far in ``timeout``."""
+    with start_lock(temp_dir):
+        offset, before = log_size(log_path), raylet_sockets(temp_dir)
+        proc = spawn(argv, env=env, log_path=log_path)
+        return proc, wait_started(proc, offset, timeout, temp_dir=temp_dir, sockets_before=before)
 
 
 def log_size(path: Path) -> int:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from argus import headrecord as hr
 from argus.nodepool import ensure_token, probe_dashboard, ray_env, read_token, write_status
-from argus.raynode import NodeProcess, head_argv, spawn
+from argus.raynode import NodeProcess, head_argv, start_node
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,9 @@ class HeadAgent:
                          node_ip=cfg.node_ip, num_cpus=cfg.num_cpus)
         cfg.state_dir.mkdir(parents=True, exist_ok=True)
         self._forget_previous_head()
-        self.child = spawn(argv, env=ray_env(cfg.shared_root, cfg.auth), log_path=cfg.state_dir / "ray-head.log")
+        # under the same per-temp-dir lock as workers on this host (argus/raynode.py: start_node)
+        self.child, _ = start_node(argv, env=ray_env(cfg.shared_root, cfg.auth),
+                                   log_path=cfg.state_dir / "ray-head.log", temp_dir=cfg.temp_dir)
         log.info("head: epoch %s, ray head pid %s, waiting for GCS %s and dashboard %s", epoch,
                  self.child.pid, cfg.gcs_address, cfg.dashboard_url)
         session = self._wait_ready()

@@ -20,7 +20,7 @@ from watchdog.observers.polling import PollingObserver
 
 from argus.headrecord import HeadRecord, RecordFollower, cluster_dir
 from argus.nodepool import probe_record, ray_env, read_token, write_status
-from argus.raynode import NodePorts, NodeProcess, log_size, spawn, start_lock, wait_started, worker_argv
+from argus.raynode import NodePorts, NodeProcess, start_node, worker_argv
 from worker.decide import Action, Decision, backoff_seconds, decide
 from worker.resources import NodeResources
 
@@ -133,13 +133,11 @@ class WorkerAgent:
         log_path = cfg.state_dir / "raylet.log"
         # One `ray start` at a time per Ray temp dir: nodes sharing one (several workers on one
         # host) would otherwise race for the same socket names (argus/raynode.py: start_lock).
-        with start_lock(cfg.temp_dir):
-            offset = log_size(log_path)
-            self.child = spawn(argv, env=ray_env(cfg.shared_root, cfg.auth), log_path=log_path)
-            self.joined, self.joined_at = record, now
-            self._write_status()
-            if not wait_started(self.child, offset):
-                log.warning("worker: raylet pid %s did not report a start (see %s)", self.child.pid, log_path)
+        self.child, started = start_node(argv, env=ray_env(cfg.shared_root, cfg.auth), log_path=log_path,
+                                         temp_dir=cfg.temp_dir)
+        self.joined, self.joined_at = record, now
+        if not started:
+            log.warning("worker: raylet pid %s did not get going (see %s)", self.child.pid, log_path)
         log.info("worker: started raylet pid %s for epoch %s at %s", self.child.pid, record.epoch,
                  record.gcs_address)
 
