@@ -43,11 +43,11 @@ def agent_run(workers: int) -> float:
         pool.start_head(head)
         second, seen_at = pool.wait_record(first.epoch)
         took = pool.wait_joined(second, [h.ip for h in hosts]) - seen_at
-        shutil.rmtree(pool.root, ignore_errors=True)  # kept (for its logs) when a run fails
-        return took
     finally:
         lab.down()
         shutil.rmtree(pool.ray_tmp, ignore_errors=True)
+    shutil.rmtree(pool.root, ignore_errors=True)  # kept (for its logs) when a run fails
+    return took
 
 
 def plain_run(workers: int, timeout: float) -> int:
@@ -76,11 +76,11 @@ def plain_run(workers: int, timeout: float) -> int:
             if back == workers:
                 break
             time.sleep(1)
-        shutil.rmtree(pool.root, ignore_errors=True)
-        return back
     finally:
         lab.down()
         shutil.rmtree(pool.ray_tmp, ignore_errors=True)
+    shutil.rmtree(pool.root, ignore_errors=True)
+    return back
 
 
 def main() -> int:

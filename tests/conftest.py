@@ -23,6 +23,20 @@ def settings(tmp_path: Path) -> Settings:
                     tick_seconds=0.2, stop_wait_seconds=10)
 
 
+def admin_app(settings: Settings, provider, **kwargs):  # noqa: ANN001, ANN201
+    """An app on a migrated database with its first admin (what `argus admin init` does):
+    (app, the admin's token)."""
+    from api.app import create_app
+    from argus.db.engine import Database
+    from argus.db.migrate import upgrade
+    from argus.services.identity import bootstrap_admin
+
+    db = Database(settings.database_url)
+    upgrade(db)
+    token = bootstrap_admin(db, "admin")["token"]
+    return create_app(settings, provider=provider, db=db, **kwargs), token
+
+
 class ServerThread:
     """A real uvicorn server on a free loopback port, in a thread of the test process."""
 

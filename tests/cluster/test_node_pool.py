@@ -19,18 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from api.app import create_app
 from argus import headrecord as hr
 from argus.client import ArgusClient
 from argus.cluster import HeadRecordCluster
-from argus.db.engine import Database
-from argus.db.migrate import upgrade
 from argus.nodepool import auth_headers, read_token
 from argus.ray_adapter import RayCluster, RayError
-from argus.services.identity import bootstrap_admin
 from argus.settings import Settings
 from tests.cluster.netlab import Host, NetLab, read_json, unavailable_reason
-from tests.conftest import ServerThread
+from tests.conftest import ServerThread, admin_app
 from tests.integration.conftest import EXAMPLES, wait_for, wait_status
 
 pytestmark = pytest.mark.cluster
@@ -155,10 +151,7 @@ def test_new_head_on_another_host_workers_rejoin_and_the_task_resumes(pool: Pool
     head, workers, first = start_pool(pool)
     settings = Settings(state_dir=pool.root / "server", shared_root=pool.shared, tick_seconds=0.5,
                         stop_wait_seconds=10, shared_paths=[EXAMPLES])
-    db = Database(settings.database_url)
-    upgrade(db)
-    token = bootstrap_admin(db, "admin")["token"]
-    app = create_app(settings, provider=HeadRecordCluster(pool.shared), db=db)
+    app, token = admin_app(settings, HeadRecordCluster(pool.shared))
     with ServerThread(app) as server:
         client = ArgusClient(server.url, token=token)
         spec = {"kind": "custom", "name": "across-heads", "priority": "online",

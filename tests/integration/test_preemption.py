@@ -8,14 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from api.app import create_app
 from argus.client import ArgusClient
 from argus.cluster import StaticCluster
-from argus.db.engine import Database
-from argus.db.migrate import upgrade
-from argus.services.identity import bootstrap_admin
 from argus.settings import Settings
-from tests.conftest import ServerThread
+from tests.conftest import ServerThread, admin_app
 from tests.integration.conftest import EXAMPLES, wait_all_terminal, wait_for, wait_status
 
 pytestmark = pytest.mark.integration
@@ -29,10 +25,7 @@ def sched_env(local_ray, tmp_path_factory):
     settings = Settings(state_dir=root / "state", shared_root=root / "shared", tick_seconds=0.3,
                         stop_wait_seconds=GRACE, ray_address=local_ray.dashboard_url,
                         min_runtime_seconds=1, preempt_cooldown_seconds=1, shared_paths=[EXAMPLES])
-    db = Database(settings.database_url)
-    upgrade(db)
-    token = bootstrap_admin(db, "admin")["token"]
-    app = create_app(settings, provider=StaticCluster(local_ray.dashboard_url), db=db)
+    app, token = admin_app(settings, StaticCluster(local_ray.dashboard_url))
     with ServerThread(app) as server:
         client = ArgusClient(server.url, token=token)
         yield client
