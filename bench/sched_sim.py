@@ -198,16 +198,24 @@ def main() -> None:
         results[label] = simulate(copy, nodes, planner, policy, args.hours, args.tick)
         results[label]["total_cpu"] = time.process_time() - c0
     horizon = args.hours * 3600
-    print(f"\n{'':28}{'argus':>14}{'fifo':>14}")
-    row = lambda name, a, b: print(f"{name:28}{a:>14}{b:>14}")  # noqa: E731
-    row("GPU utilisation", *(f"{results[k]['util']:.1%}" for k in ("argus", "fifo")))
+    print(f"\n{'':28}{'argus':>14}{'fifo':>14}{'argus/fifo':>12}")
+
+    def row(name: str, a: float, b: float, fmt: str) -> None:
+        ratio = f"{a / b:.2f}" if b else "-"
+        print(f"{name:28}{fmt.format(a):>14}{fmt.format(b):>14}{ratio:>12}")
+
+    def both(value) -> tuple[float, float]:  # noqa: ANN001
+        return value("argus"), value("fifo")
+
+    row("GPU utilisation", *both(lambda k: results[k]["util"]), "{:.1%}")
     w = {k: waits(results[k]["jobs"], horizon) for k in results}
     for name in CLASSES:
-        row(f"wait {name} mean/p95 (min)", *(f"{w[k][name][0]:.0f}/{w[k][name][1]:.0f}" for k in ("argus", "fifo")))
-    row("preemptions", *(str(results[k]["preemptions"]) for k in ("argus", "fifo")))
-    row("max pending", *(str(results[k]["max_pending"]) for k in ("argus", "fifo")))
-    row("planner CPU/pass mean (ms)", *(f"{statistics.mean(results[k]['cpu']) * 1e3:.1f}" for k in ("argus", "fifo")))
-    row("planner CPU/pass max (ms)", *(f"{max(results[k]['cpu']) * 1e3:.1f}" for k in ("argus", "fifo")))
+        row(f"wait {name} mean (min)", *both(lambda k, n=name: w[k][n][0]), "{:.0f}")
+        row(f"wait {name} p95 (min)", *both(lambda k, n=name: w[k][n][1]), "{:.0f}")
+    row("preemptions", *both(lambda k: results[k]["preemptions"]), "{:d}")
+    row("max pending", *both(lambda k: results[k]["max_pending"]), "{:d}")
+    row("planner CPU/pass mean (ms)", *both(lambda k: statistics.mean(results[k]["cpu"]) * 1e3), "{:.1f}")
+    row("planner CPU/pass max (ms)", *both(lambda k: max(results[k]["cpu"]) * 1e3), "{:.1f}")
     times = big_pass(nodes, policy, args.pending, args.seed)
     print(f"\none pass, {args.pending} pending, {len(nodes) * 2} running on {args.nodes} nodes: "
           f"CPU {min(times) * 1e3:.0f} ms (best of 3), {max(times) * 1e3:.0f} ms (worst)")
