@@ -78,6 +78,7 @@ def _bootstrap(server_state: Path, state: Path, name: str) -> Path:
     for path in (token_file, server_state / "admin-token"):
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
+            os.fchmod(fh.fileno(), 0o600)  # also when the file was already there
             fh.write(token + "\n")
     return token_file
 
@@ -110,6 +111,9 @@ def up_cmd(workers: int, gpus_per_worker: int, gpu_model: str, cpus_per_worker: 
         raise click.ClickException(f"{state / UP_FILE} exists: run `argus down --state-dir {state_dir}` first")
     shared = state / "shared"
     shared.mkdir(parents=True, exist_ok=True)
+    server_state = state / "server"  # first, so that a bad --admin starts nothing
+    server_state.mkdir(parents=True, exist_ok=True)
+    token_file = _bootstrap(server_state, state, admin_name)
     ray_tmp = Path(tempfile.mkdtemp(prefix="argus-up-", dir="/tmp"))  # short: Ray's socket paths
     port = port or free_port()
     base = {"ARGUS_SHARED_ROOT": str(shared), "ARGUS_RAY_TEMP_DIR": str(ray_tmp), "ARGUS_NODE_IP": "127.0.0.1",
@@ -132,9 +136,6 @@ def up_cmd(workers: int, gpus_per_worker: int, gpu_model: str, cpus_per_worker: 
     epoch = follower.last_good.epoch
     _wait(f"{workers} worker(s)", lambda: _workers_joined(state, workers, epoch), timeout, state)
     url = f"http://127.0.0.1:{port}"
-    server_state = state / "server"
-    server_state.mkdir(parents=True, exist_ok=True)
-    token_file = _bootstrap(server_state, state, admin_name)
     start("server", _python("api", "server"),
           {"ARGUS_STATE_DIR": str(server_state), "ARGUS_DB_URL": "", "ARGUS_PORT": str(port),
            "ARGUS_SERVER": url})
