@@ -13,7 +13,10 @@ import json
 import logging
 import os
 import secrets
+import signal
 import socket
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,6 +105,23 @@ def probe_record(record: HeadRecord, token: str | None) -> Probe:
                      f"{record.dashboard_url} runs session {probe.session_name}, record says "
                      f"{record.session_name}")
     return probe
+
+
+def health_problem(path: Path, healthy: Callable[[dict], bool]) -> str | None:
+    """Why the agent whose status file is ``path`` is not healthy, or None (container checks)."""
+    try:
+        status = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        return f"no status in {path.parent}: {exc}"
+    return None if healthy(status) else f"not healthy: {status}"
+
+
+def stop_on_signals() -> threading.Event:
+    """An event SIGTERM and SIGINT set: an agent's loop stops and stops its child group."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
 
 
 def write_status(path: Path, status: dict) -> None:

@@ -129,6 +129,19 @@ def _wait_group_gone(pgid: int, timeout: float) -> None:
         time.sleep(0.1)
 
 
+def stop_group(pgid: int, timeout: float = 15.0) -> None:
+    """SIGTERM a process group we started (but do not hold a Popen for), wait up to ``timeout``,
+    then SIGKILL what is left."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while _group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    _wait_group_gone(pgid, 5.0)
+
+
 def spawn(argv: list[str], *, env: dict[str, str] | None = None, log_path: Path | None = None,
           netns: str | None = None) -> NodeProcess:
     """Start ``argv`` in a new session (its own process group), optionally inside a netns."""

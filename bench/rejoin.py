@@ -18,23 +18,37 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from argus.raynode import start_lock, wait_started, worker_argv  # noqa: E402
-from tests.cluster.netlab import NetLab, unavailable_reason  # noqa: E402
+from tests.cluster.netlab import Host, NetLab, unavailable_reason  # noqa: E402
 from tests.cluster.test_node_pool import Pool  # noqa: E402
 
 
-def agent_run(workers: int) -> float:
+@contextmanager
+def lab_with_head(workers: int) -> Iterator[tuple[NetLab, Pool, Host, list[Host]]]:
+    """A lab with a head host (agent started) and ``workers`` worker hosts. Torn down after;
+    the folder with the logs is removed only when the run got through."""
     lab = NetLab().up()
     pool = Pool(lab, Path(tempfile.mkdtemp(prefix="a3bench-")))
     try:
         head = lab.add_host("h1")
         hosts = [lab.add_host(f"w{i}") for i in range(workers)]
         pool.start_head(head)
+        yield lab, pool, head, hosts
+    finally:
+        lab.down()
+        shutil.rmtree(pool.ray_tmp, ignore_errors=True)
+    shutil.rmtree(pool.root, ignore_errors=True)
+
+
+def agent_run(workers: int) -> float:
+    with lab_with_head(workers) as (_lab, pool, head, hosts):
         for host in hosts:
             pool.start_worker(host)
         first, _ = pool.wait_record(0)
@@ -42,22 +56,12 @@ def agent_run(workers: int) -> float:
         pool.kill_head(head)
         pool.start_head(head)
         second, seen_at = pool.wait_record(first.epoch)
-        took = pool.wait_joined(second, [h.ip for h in hosts]) - seen_at
-    finally:
-        lab.down()
-        shutil.rmtree(pool.ray_tmp, ignore_errors=True)
-    shutil.rmtree(pool.root, ignore_errors=True)  # kept (for its logs) when a run fails
-    return took
+        return pool.wait_joined(second, [h.ip for h in hosts]) - seen_at
 
 
 def plain_run(workers: int, timeout: float) -> int:
     """Raylets without an agent: how many are back under the new head within ``timeout``."""
-    lab = NetLab().up()
-    pool = Pool(lab, Path(tempfile.mkdtemp(prefix="a3bench-")))
-    try:
-        head = lab.add_host("h1")
-        hosts = [lab.add_host(f"w{i}") for i in range(workers)]
-        pool.start_head(head)
+    with lab_with_head(workers) as (lab, pool, head, hosts):
         first, _ = pool.wait_record(0)
         env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(pool.shared / "cluster" / "ray-token")}
         for host in hosts:  # one at a time: raylets in one temp dir race for socket names
@@ -76,11 +80,7 @@ def plain_run(workers: int, timeout: float) -> int:
             if back == workers:
                 break
             time.sleep(1)
-    finally:
-        lab.down()
-        shutil.rmtree(pool.ray_tmp, ignore_errors=True)
-    shutil.rmtree(pool.root, ignore_errors=True)
-    return back
+        return back
 
 
 def main() -> int:

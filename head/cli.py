@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import signal
 import sys
-import threading
 from pathlib import Path
 
 import click
 
 from argus import logsetup
-from argus.nodepool import detect_node_ip
+from argus.nodepool import detect_node_ip, health_problem, stop_on_signals
 from argus.settings import load_settings
 from head.agent import HeadAgent, HeadConfig
 
@@ -40,9 +37,7 @@ def start_cmd(shared_root: Path, node_ip: str | None, state_dir: Path | None) ->
                         dashboard_port=settings.ray_dashboard_port, temp_dir=settings.ray_temp_dir,
                         auth=settings.ray_auth, lease_seconds=settings.head_lease_seconds,
                         renew_seconds=settings.head_renew_seconds)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = stop_on_signals()
     sys.exit(HeadAgent(config).run(stop))
 
 
@@ -50,10 +45,7 @@ def start_cmd(shared_root: Path, node_ip: str | None, state_dir: Path | None) ->
 @click.option("--state-dir", type=click.Path(path_type=Path), required=True)
 def health_cmd(state_dir: Path) -> None:
     """Exit 0 when the agent reports itself healthy (for container health checks)."""
-    try:
-        status = json.loads((state_dir / "head-status.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise click.ClickException(f"no status in {state_dir}: {exc}") from exc
-    if not (status.get("state") == "published"):
-        raise click.ClickException(f"not healthy: {status}")
+    problem = health_problem(state_dir / "head-status.json", lambda s: s.get("state") == "published")
+    if problem:
+        raise click.ClickException(problem)
     click.echo("ok")

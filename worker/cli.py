@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import signal
-import threading
 from pathlib import Path
 
 import click
 
 from argus import logsetup
-from argus.nodepool import detect_node_ip
+from argus.nodepool import detect_node_ip, health_problem, stop_on_signals
 from argus.settings import load_settings
 from worker.agent import WorkerAgent, WorkerConfig
 from worker.resources import nvml_inventory, resolve
@@ -49,9 +46,7 @@ def start_cmd(shared_root: Path, num_gpus: int | None, gpu_model: str | None, nu
                           auth=settings.ray_auth, poll_seconds=settings.worker_poll_seconds)
     click.echo(f"worker agent: shared root {config.shared_root}, {resources.num_cpus} CPUs, "
                f"{resources.num_gpus} GPUs {resources.gpu_model}, status {state / 'worker-status.json'}")
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = stop_on_signals()
     WorkerAgent(config).run(stop)
 
 
@@ -59,10 +54,7 @@ def start_cmd(shared_root: Path, num_gpus: int | None, gpu_model: str | None, nu
 @click.option("--state-dir", type=click.Path(path_type=Path), required=True)
 def health_cmd(state_dir: Path) -> None:
     """Exit 0 when the agent reports itself healthy (for container health checks)."""
-    try:
-        status = json.loads((state_dir / "worker-status.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise click.ClickException(f"no status in {state_dir}: {exc}") from exc
-    if not (status.get("child_pid") is not None):
-        raise click.ClickException(f"not healthy: {status}")
+    problem = health_problem(state_dir / "worker-status.json", lambda s: s.get("child_pid") is not None)
+    if problem:
+        raise click.ClickException(problem)
     click.echo("ok")

@@ -11,7 +11,6 @@ from argus.cli.common import CliState, output_option
 from argus.cli.config import write_config
 from argus.cli.output import emit_json, table, when
 from argus.db.engine import Database
-from argus.db.migrate import upgrade
 from argus.services import audit as audit_service
 from argus.services import identity
 from argus.settings import load_settings
@@ -41,13 +40,7 @@ def admin_init(state: CliState, name: str, team: str | None, save: bool) -> None
     """Create the first admin NAME and print their token once (uses ARGUS_DB_URL/ARGUS_STATE_DIR).
 
     Refused when an admin already exists: there is no default password."""
-    settings = load_settings()
-    db = Database(settings.database_url)
-    try:
-        upgrade(db)
-        result = identity.bootstrap_admin(db, name, team=team)
-    finally:
-        db.dispose()
+    result = identity.init_admin(load_settings().database_url, name, team=team)
     _show_secret(result, save, state.server)
 
 

@@ -60,14 +60,18 @@ def write_config(values: dict[str, str], path: Path | None = None) -> Path:
     path = path or config_path()
     merged = {**read_config(path), **values}
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    body = "".join(f"{k} = {json.dumps(v)}\n" for k, v in sorted(merged.items()))
-    tmp = path.with_suffix(".tmp")
+    write_private(path, "".join(f"{k} = {json.dumps(v)}\n" for k, v in sorted(merged.items())))
+    return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text``, readable by its owner only (mode 0600, even if it existed)."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        handle.write(body)
+        handle.write(text)
     os.chmod(tmp, 0o600)
     os.replace(tmp, path)
-    return path
 
 
 def resolve_token() -> str | None:

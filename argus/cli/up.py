@@ -11,9 +11,7 @@ subprocesses, so the core never imports them.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -22,12 +20,11 @@ from pathlib import Path
 import click
 import httpx
 
-from argus.db.engine import Database
-from argus.db.migrate import upgrade
+from argus.cli.config import write_private
 from argus.errors import Conflict
 from argus.headrecord import RecordFollower
-from argus.raynode import free_port, spawn
-from argus.services.identity import bootstrap_admin
+from argus.raynode import free_port, spawn, stop_group
+from argus.services.identity import init_admin
 
 UP_FILE = "up.json"
 
@@ -62,10 +59,8 @@ def _bootstrap(server_state: Path, state: Path, name: str) -> Path:
 
     A server state kept from an earlier `up` already has an admin: its token file is reused."""
     token_file = state / "admin-token"
-    db = Database(f"sqlite:///{server_state / 'argus.db'}")
     try:
-        upgrade(db)
-        token = bootstrap_admin(db, name)["token"]
+        token = init_admin(f"sqlite:///{server_state / 'argus.db'}", name)["token"]
     except Conflict:
         kept = server_state / "admin-token"
         if not kept.exists():
@@ -73,13 +68,8 @@ def _bootstrap(server_state: Path, state: Path, name: str) -> Path:
                 f"{server_state} already has an admin and no saved token; "
                 "create one with `argus token create` or start from a new --state-dir") from None
         token = kept.read_text().strip()
-    finally:
-        db.dispose()
     for path in (token_file, server_state / "admin-token"):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            os.fchmod(fh.fileno(), 0o600)  # also when the file was already there
-            fh.write(token + "\n")
+        write_private(path, token + "\n")
     return token_file
 
 
@@ -157,21 +147,6 @@ def _ours(pid: int, argv: list[str]) -> bool:
     return [c.decode(errors="replace") for c in cmdline if c] == argv
 
 
-def _stop_group(pgid: int, timeout: float) -> None:
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(pgid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(pgid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.2)
-
-
 def _child_groups(state: Path) -> list[int]:
     """Ray child groups the agents last reported (left behind if an agent was killed hard)."""
     pids = []
@@ -201,10 +176,10 @@ def down_cmd(state_dir: Path) -> None:
     for proc in reversed(record["processes"]):
         if _ours(proc["pid"], proc["argv"]):
             click.echo(f"down: stopping {proc['name']} (process group {proc['pid']})")
-            _stop_group(proc["pid"], timeout=30)
+            stop_group(proc["pid"], timeout=30)
     for pgid in _child_groups(state):
         click.echo(f"down: stopping leftover Ray group {pgid}")
-        _stop_group(pgid, timeout=5)
+        stop_group(pgid, timeout=5)
     shutil.rmtree(record.get("ray_temp_dir", ""), ignore_errors=True)
     (state / UP_FILE).unlink()
     click.echo("down: stopped")

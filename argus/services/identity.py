@@ -18,6 +18,7 @@ from argus.authz import GRANTABLE, ROLES, TEAM_ADMIN_GRANTS, Principal, Scope, r
 from argus.db import audit
 from argus.db.audit import RequestAudit
 from argus.db.engine import Database
+from argus.db.migrate import upgrade
 from argus.db.models import ApiToken, Grant, Task, Team, User
 from argus.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from argus.states import ACTIVE
@@ -175,7 +176,13 @@ def list_users(db: Database, actor: Principal) -> list[dict[str, Any]]:
             query = query.where((User.team == actor.team) | (User.name == actor.name))
         elif scope is Scope.OWN:
             query = query.where(User.name == actor.name)
-        return [user_view(u, _grants_of(session, u.name)) for u in session.scalars(query)]
+        users = session.scalars(query).all()
+        grants: dict[str, list[str]] = {}
+        for name, action in session.execute(select(Grant.user, Grant.action)
+                                            .where(Grant.user.in_([u.name for u in users]))
+                                            .order_by(Grant.action)):
+            grants.setdefault(name, []).append(action)
+        return [user_view(u, grants.get(u.name)) for u in users]
 
 
 def create_token(db: Database, actor: Principal, user: str, *, name: str | None = None,
@@ -258,6 +265,16 @@ def authenticate(db: Database, token: str | None) -> Principal:
         with db.write() as session:
             session.get(ApiToken, row.id).last_used_at = now
     return Principal(name=user.name, role=user.role, team=user.team, token_name=row.name, grants=grants)
+
+
+def init_admin(database_url: str, name: str, *, team: str | None = None) -> dict[str, Any]:
+    """``argus admin init``: migrate the server's database, then :func:`bootstrap_admin`."""
+    db = Database(database_url)
+    try:
+        upgrade(db)
+        return bootstrap_admin(db, name, team=team)
+    finally:
+        db.dispose()
 
 
 def bootstrap_admin(db: Database, name: str, *, team: str | None = None) -> dict[str, Any]:
