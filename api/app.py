@@ -7,8 +7,11 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from api import auth, errors
+from api import errors
+from api.auth import AuditTrail
 from api.context import AppContext
+from api.middleware import BodyLimit, RequestContext
+from api.noise import NoiseGate
 from api.routers import audit, identity, system, tasks
 from argus import __version__
 from argus.cluster import ClusterProvider
@@ -47,7 +50,10 @@ def create_app(
                   description="Queue, schedule and run training tasks as Ray Jobs.")
     app.state.ctx = ctx
     errors.install(app)
-    auth.install(app)
+    # outermost last: ids and source first, then the body limit, then the audit trail
+    app.add_middleware(AuditTrail, db=db, gate=NoiseGate(settings.audit_noise_per_minute))
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RequestContext, trusted_proxies=settings.trusted_proxies)
     app.include_router(system.router)
     app.include_router(tasks.router)
     app.include_router(identity.router)

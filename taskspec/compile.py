@@ -54,9 +54,20 @@ class JobRequest:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
+LAUNCHER = 'cd -- "$1" && shift && "$@"'
+LAUNCHER_NAME = "argus-task"
+
+
 def entrypoint_for(workdir: str, argv: list[str]) -> str:
-    """``env -C DIR argv…`` joined with shlex: Ray runs it with a shell, which sees only quoted words."""
-    return shlex.join(["env", "-C", workdir, *argv])
+    """The shell command Ray runs: ``sh -c 'cd -- "$1" && shift && "$@"' argus-task DIR argv…``.
+
+    The user's argv reaches the inner shell only as positional parameters, and ``"$@"`` is an
+    expansion: its first word is always the program, never a shell option, a launcher option
+    (``env`` read ``--chdir=…``) or a ``NAME=VALUE`` assignment. Joined with shlex, because Ray
+    runs the entrypoint with a shell that must see only quoted words. Every launcher (custom
+    tasks, verl) builds its command here.
+    """
+    return shlex.join(["sh", "-c", LAUNCHER, LAUNCHER_NAME, workdir, *argv])
 
 
 def compile_task(spec: VerlTask | CustomTask, ctx: CompileContext, argv: list[str] | None = None) -> JobRequest:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from taskspec import CompileContext, CompileError, VerlTree, compile_task, load_spec
+from taskspec import CompileContext, CompileError, VerlTree, compile_task, entrypoint_for, load_spec
 
 REPO = Path(__file__).resolve().parents[2]
 TREE = VerlTree("v0.9.1", "/shared/code/verl-0.9.1", "/shared/envs/verl-0.9.1/bin/python")
@@ -25,7 +27,7 @@ def test_custom_job_request():
                      "resources: {nodes: 1, cpus: 2, gpus_per_node: 2(A100)}\n")
     req = compile_task(spec, ctx())
     assert req.submission_id == "argus-7-1"
-    assert shlex.split(req.entrypoint) == ["env", "-C", "/work/code", "python", "t.py", "; rm -rf /"]
+    assert shlex.split(req.entrypoint)[4:] == ["/work/code", "python", "t.py", "; rm -rf /"]
     assert req.entrypoint_num_cpus == 2 and req.entrypoint_num_gpus == 2
     assert req.entrypoint_resources["argus_worker"] > 0
     assert "accelerator_type:A100" in req.entrypoint_resources
@@ -185,9 +187,26 @@ def test_a_stored_argv_wins_over_a_recompiled_one():
     spec = load_spec((REPO / "examples/verl-grpo.yaml").read_text())
     stored = ["/py", "-m", "verl.trainer.main_ppo", "trainer.nnodes=2"]
     req = compile_task(spec, ctx(2), stored)
-    assert req.argv == stored and req.entrypoint == shlex.join(["env", "-C", TREE.path, *stored])
+    assert req.argv == stored and req.entrypoint == entrypoint_for(TREE.path, stored)
 
 
 def test_the_users_pythonpath_comes_after_the_verl_tree():
     spec = load_spec(VERL.format(extra="") + "env: {PYTHONPATH: /mine}\n")
     assert compile_task(spec, ctx()).runtime_env["env_vars"]["PYTHONPATH"] == f"{TREE.path}:/mine"
+
+
+@pytest.mark.parametrize("argv", [["--chdir=/", "pwd"], ["ARGUS_TASK_ID=0", "printenv", "ARGUS_TASK_ID"],
+                                  ["-i", "printenv"], ["--", "pwd"]])
+def test_a_users_argv_is_never_read_as_launcher_options(tmp_path, argv):
+    """The launcher runs the first word as the program, whatever it looks like: no chdir
+    elsewhere, no variable set, no option taken (env -C DIR argv… took all three)."""
+    proc = subprocess.run(entrypoint_for(str(tmp_path), argv), shell=True, capture_output=True,
+                          text=True, env={"PATH": os.environ["PATH"], "ARGUS_TASK_ID": "7"})
+    assert proc.returncode == 127 and proc.stdout == ""
+    assert "not found" in proc.stderr and argv[0] in proc.stderr
+
+
+def test_the_launcher_runs_the_argv_in_the_workdir(tmp_path):
+    proc = subprocess.run(entrypoint_for(str(tmp_path), ["sh", "-c", 'pwd; echo "$1"', "x", "; rm -rf /"]),
+                          shell=True, capture_output=True, text=True)
+    assert proc.stdout.splitlines() == [str(tmp_path), "; rm -rf /"]
