@@ -25,6 +25,7 @@ from argus.authz import Principal, require
 from argus.db.audit import RequestAudit
 from argus.db.engine import Database
 from argus.db.models import User, UserSecret
+from argus.db.store import installation_id
 from argus.errors import BadRequest, Conflict, NotFound
 from argus.secretbox import SecretBox, load_key
 from argus.settings import Settings
@@ -153,6 +154,22 @@ def job_env(session: Session, settings: Settings, owner: str | None, run_id: str
 def preview_env(names: list[str], run_id: str, task_env: dict[str, str]) -> dict[str, str]:
     """The same for a dry run, values replaced: the user sees which secrets their job will get."""
     return {**tracking_env(run_id, task_env, TRACKING_KEY in names), **{n: REDACTED for n in names}}
+
+
+def run_id(job_prefix: str, task_id: int | str) -> str:
+    """One W&B run per task, shared by all its attempts: the submission id without the attempt."""
+    return f"{job_prefix}-{task_id}"
+
+
+def preview_runtime_env(db: Database, runtime_env: dict, owner: str | None,
+                        task_env: dict[str, str]) -> dict:
+    """A dry run's runtime_env: what submission will add, secret values replaced."""
+    with db.read() as session:
+        names = list(session.scalars(select(UserSecret.name).where(UserSecret.user == owner))) \
+            if owner else []
+        prefix = f"argus-{installation_id(session)}"
+    added = preview_env(names, run_id(prefix, "<task id>"), task_env)
+    return {**runtime_env, "env_vars": {**added, **runtime_env.get("env_vars", {})}}
 
 
 def redact_text(text: str, values: list[str]) -> str:

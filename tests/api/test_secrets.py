@@ -8,9 +8,10 @@ import sqlite3
 import subprocess
 import sys
 
-from argus.db.models import UserSecret
+from sqlalchemy import select, update
+
+from argus.db.models import Attempt, Task, UserSecret
 from argus.services import secrets
-from sqlalchemy import select
 
 KEY = "wandb-0123456789abcdef0123456789abcdef"
 
@@ -91,3 +92,26 @@ def test_cli_secret_commands(world):
     assert bad.returncode == 1 and "not a secret name" in bad.stderr
     assert cli("secret", "rm", "WANDB_API_KEY").returncode == 0
     assert cli("secret", "rm", "WANDB_API_KEY").returncode == 1
+
+
+def test_dry_run_names_the_secrets_without_values_and_logs_are_redacted(world):
+    alice = world.client("alice")
+    assert alice.put("/v1/secrets/WANDB_API_KEY", json={"value": KEY}).is_success
+    dry = alice.post("/v1/tasks", params={"dry_run": "true"}, json=world.spec("alice"))
+    assert dry.status_code == 201, dry.text
+    env = dry.json()["runtime_env"]["env_vars"]
+    assert env["WANDB_API_KEY"] == "[redacted]" and env["WANDB_RESUME"] == "allow"
+    assert "WANDB_MODE" not in env and KEY not in dry.text
+    bob_env = world.client("bob").post("/v1/tasks", params={"dry_run": "true"},
+                                       json=world.spec("bob")).json()["runtime_env"]["env_vars"]
+    assert bob_env["WANDB_MODE"] == "offline" and "WANDB_API_KEY" not in bob_env
+    # a log that printed the key is served redacted
+    task = alice.post("/v1/tasks", json=world.spec("alice")).json()
+    with world.db.write() as session:
+        session.add(Attempt(task_id=task["id"], number=1, submission_id="argus-t-1-1",
+                            status="SUCCEEDED", created_at=0.0))
+        session.execute(update(Task).where(Task.id == task["id"]).values(attempts=1))
+    world.settings.log_dir.mkdir(parents=True, exist_ok=True)
+    (world.settings.log_dir / "argus-t-1-1.log").write_text(f"wandb: key {KEY} ok\n")
+    logs = alice.get(f"/v1/tasks/{task['id']}/logs")
+    assert logs.status_code == 200 and KEY not in logs.text and "key [redacted] ok" in logs.text
