@@ -12,7 +12,7 @@ from api.auth import AuditTrail
 from api.context import AppContext
 from api.middleware import BodyLimit, RequestContext
 from api.noise import NoiseGate
-from api.routers import audit, identity, system, tasks
+from api.routers import audit, identity, secrets, system, tasks
 from argus import __version__
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
@@ -58,4 +58,5 @@ def create_app(
     app.include_router(tasks.router)
     app.include_router(identity.router)
     app.include_router(audit.router)
+    app.include_router(secrets.router)
     return app
