@@ -13,7 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import logging
+
 from fastapi import Request
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,6 +28,7 @@ from argus.db.audit import RequestAudit, append
 from argus.db.engine import Database
 from argus.services import identity
 
+log = logging.getLogger(__name__)
 AUDITED_READS = {"audit.read"}
 UNAUDITED_PATHS = ("/healthz", "/readyz")
 
@@ -124,7 +129,13 @@ class AuditTrail:
             if not admitted and not closed:
                 return
             entry = entry if admitted else None
-        await run_in_threadpool(_write, self.db, entry, status, closed)
+        try:
+            await run_in_threadpool(_write, self.db, entry, status, closed)
+        except (OperationalError, PoolTimeout) as exc:  # the answer (often a 503) still goes out
+            log.error("audit entry not written (database unavailable: %s): %s %s by %s from %s "
+                      "-> %s, request %s", str(exc)[:200], entry and entry.action,
+                      entry and entry.target, entry and entry.actor, entry and entry.source_ip,
+                      status, entry and entry.request_id)
 
 
 def _write(db: Database, entry: RequestAudit | None, status: int, closed: list[Suppressed]) -> None:

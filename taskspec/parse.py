@@ -62,13 +62,16 @@ def load_spec_data(data: Any, source: str = "task.yaml") -> VerlTask | CustomTas
 
 def read_json(text: str, source: str = "task.json") -> Any:
     """Parse a JSON body with the rules YAML files follow (no duplicate keys, bounded); the
-    data then goes to :func:`load_spec_data`."""
+    data then goes to :func:`load_spec_data`. Text that is not JSON at all raises
+    ``ValueError`` (a malformed request); JSON that breaks a bound raises SpecError."""
     try:
         return json_object(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{source}: body is not valid JSON: {exc}") from None
     except RecursionError:
         raise SpecError(source, [SpecIssue("", "the JSON nests too deeply")]) from None
-    except ValueError as exc:  # json.JSONDecodeError is one
-        raise SpecError(source, [SpecIssue("", f"not valid JSON: {exc}")]) from None
+    except ValueError as exc:  # a duplicate key, an overlong integer
+        raise SpecError(source, [SpecIssue("", str(exc))]) from None
 
 
 def _where(mark: Any) -> str:

@@ -37,7 +37,10 @@ def _parse_spec(body: bytes, ctype: str, source: str) -> tuple[CustomTask | Verl
     if ctype in YAML_TYPES:
         return load_spec(text, source=source), text
     if ctype in ("", "application/json"):
-        data = read_json(text, source=source)
+        try:
+            data = read_json(text, source=source)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
         return load_spec_data(data, source=source), yaml.safe_dump(data, sort_keys=False)
     raise BadRequest(f"unsupported Content-Type '{ctype}'; send application/json or application/yaml")
 

@@ -39,7 +39,8 @@ class Task(Base):
     preemptions: Mapped[int] = mapped_column(Integer, default=0)
     latest_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
     exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
+    # Unique per owner: another user's same key is another request, never this task.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
     resubmit_of: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
@@ -47,7 +48,8 @@ class Task(Base):
     started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
-    __table_args__ = (Index("ix_tasks_status_priority", "status", "priority", "queued_at"),)
+    __table_args__ = (Index("ix_tasks_status_priority", "status", "priority", "queued_at"),
+                      UniqueConstraint("owner", "idempotency_key", name="uq_tasks_owner_idempotency_key"))
 
 
 class Installation(Base):

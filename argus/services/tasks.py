@@ -40,13 +40,15 @@ def create_task(
     resubmit_of: int | None = None,
     audit: RequestAudit | None = None,
 ) -> dict[str, Any]:
-    """Queue a checked spec. A repeated Idempotency-Key returns the task it created first.
+    """Queue a checked spec. A repeated Idempotency-Key returns the task it created first;
+    keys are per owner (another user's same key is another request).
 
     ``audit``: the request's audit entry, written in the same transaction as the task."""
     spec_data = spec.model_dump(mode="json")
     with db.write() as session:
         if idempotency_key:
-            existing = session.scalar(select(Task).where(Task.idempotency_key == idempotency_key))
+            existing = session.scalar(select(Task).where(Task.owner == owner,
+                                                         Task.idempotency_key == idempotency_key))
             if existing is not None:
                 if existing.spec != spec_data:
                     raise Conflict(
