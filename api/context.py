@@ -8,7 +8,7 @@ from fastapi import Request
 
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
-from argus.scheduler.loop import Scheduler
+from argus.control.loop import Scheduler
 from argus.services.prepare import Preparer
 from argus.settings import Settings
 
