@@ -123,6 +123,12 @@ class Settings(BaseSettings):
     metrics_nodes_cache_seconds: float = Field(
         default=10.0, ge=0, description="How long /metrics reuses Ray's node list.",
     )
+    secret_key: str = Field(
+        default="", repr=False,
+        description="Fernet key (urlsafe base64, 32 bytes) that encrypts users' secrets at rest; "
+        "default: a key file made once at <state_dir>/secret.key (0600). Servers sharing one "
+        "database must share the key.",
+    )
     log_format: str = Field(default="text", description="text or json.")
     log_level: str = Field(default="INFO")
 
