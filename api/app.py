@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api import auth, errors
 from api.context import AppContext
-from api.routers import audit, identity, system, tasks
+from api.routers import audit, identity, secrets, system, tasks
 from argus import __version__
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
@@ -52,4 +52,5 @@ def create_app(
     app.include_router(tasks.router)
     app.include_router(identity.router)
     app.include_router(audit.router)
+    app.include_router(secrets.router)
     return app

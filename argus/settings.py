@@ -111,6 +111,12 @@ class Settings(BaseSettings):
         default=None, description="Logical GPUs a worker declares (default: what NVML finds)."
     )
     worker_gpu_model: str = Field(default="", description="GPU model a worker declares, e.g. H100.")
+    secret_key: str = Field(
+        default="", repr=False,
+        description="Fernet key (urlsafe base64, 32 bytes) that encrypts users' secrets at rest; "
+        "default: a key file made once at <state_dir>/secret.key (0600). Servers sharing one "
+        "database must share the key.",
+    )
     log_format: str = Field(default="text", description="text or json.")
     log_level: str = Field(default="INFO")
 
