@@ -32,6 +32,7 @@ COMMANDS = {
     "team": "argus.cli.admin:team",
     "token": "argus.cli.admin:token",
     "whoami": "argus.cli.admin:whoami",
+    "secret": "argus.cli.secrets:secret",
     "audit": "argus.cli.audit:audit",
     "admin": "argus.cli.bootstrap:admin",
     "scheduler": "argus.cli.serve:scheduler_cmd",
