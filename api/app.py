@@ -12,12 +12,14 @@ from api.auth import AuditTrail
 from api.context import AppContext
 from api.middleware import BodyLimit, RequestContext
 from api.noise import NoiseGate
-from api.routers import audit, identity, secrets, system, tasks
+from api.observe import Timing
+from api.routers import audit, identity, metrics, secrets, system, tasks
 from argus import __version__
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
 from argus.db.migrate import upgrade
-from argus.scheduler.loop import Scheduler
+from argus.control.loop import Scheduler
+from argus.metrics.server import ServerMetrics
 from argus.services.prepare import Preparer
 from argus.settings import Settings
 
@@ -34,7 +36,8 @@ def create_app(
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     embed = settings.embed_scheduler if embed_scheduler is None else embed_scheduler
     scheduler = Scheduler(db, settings, provider) if embed else None
-    ctx = AppContext(settings, db, provider, Preparer(settings), scheduler)
+    server_metrics = ServerMetrics(db, settings, provider, scheduler_state=_scheduler_state(scheduler))
+    ctx = AppContext(settings, db, provider, Preparer(settings), server_metrics, scheduler)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -50,13 +53,22 @@ def create_app(
                   description="Queue, schedule and run training tasks as Ray Jobs.")
     app.state.ctx = ctx
     errors.install(app)
-    # outermost last: ids and source first, then the body limit, then the audit trail
+    # Plain ASGI, outermost added last: ids and source, the timing (it times the audit
+    # write too), the body limit, the audit trail.
     app.add_middleware(AuditTrail, db=db, gate=NoiseGate(settings.audit_noise_per_minute))
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(Timing, metrics=server_metrics)
     app.add_middleware(RequestContext, trusted_proxies=settings.trusted_proxies)
     app.include_router(system.router)
     app.include_router(tasks.router)
     app.include_router(identity.router)
     app.include_router(audit.router)
     app.include_router(secrets.router)
+    app.include_router(metrics.router)
     return app
+
+
+def _scheduler_state(scheduler: Scheduler | None):  # noqa: ANN202
+    if scheduler is None:
+        return None
+    return lambda: {"healthy": scheduler.healthy(), "last_tick": scheduler.last_tick}

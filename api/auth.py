@@ -10,10 +10,9 @@ Unauthenticated refusals pass a :class:`~api.noise.NoiseGate` first.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
-
-import logging
 
 from fastapi import Request
 from sqlalchemy.exc import OperationalError
@@ -30,7 +29,9 @@ from argus.services import identity
 
 log = logging.getLogger(__name__)
 AUDITED_READS = {"audit.read"}
-UNAUDITED_PATHS = ("/healthz", "/readyz")
+# No token and no audit entry: probes, and /metrics (guarded by address; a scraper refused every
+# 15 s would flood the trail — refusals are logged instead).
+UNAUDITED_PATHS = ("/healthz", "/readyz", "/metrics")
 
 
 def bearer(request: Request) -> str | None:
