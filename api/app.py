@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from api import auth, errors
+from api import auth, errors, ui
 from api.context import AppContext
 from api.routers import audit, identity, system, tasks
 from argus import __version__
@@ -52,4 +52,5 @@ def create_app(
     app.include_router(tasks.router)
     app.include_router(identity.router)
     app.include_router(audit.router)
+    ui.install(app, settings)
     return app

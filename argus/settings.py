@@ -111,6 +111,9 @@ class Settings(BaseSettings):
         default=None, description="Logical GPUs a worker declares (default: what NVML finds)."
     )
     worker_gpu_model: str = Field(default="", description="GPU model a worker declares, e.g. H100.")
+    ui_session_seconds: float = Field(
+        default=8 * 3600.0, gt=0, description="A web UI sign-in lasts this long (or until its token expires)."
+    )
     log_format: str = Field(default="text", description="text or json.")
     log_level: str = Field(default="INFO")
 
