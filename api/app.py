@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api import auth, errors, ui
 from api.context import AppContext
-from api.routers import audit, identity, system, tasks
+from api.routers import audit, identity, secrets, system, tasks
 from argus import __version__
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
@@ -52,5 +52,9 @@ def create_app(
     app.include_router(tasks.router)
     app.include_router(identity.router)
     app.include_router(audit.router)
+<<<<<<< HEAD
     ui.install(app, settings)
+=======
+    app.include_router(secrets.router)
+>>>>>>> main
     return app
