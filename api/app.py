@@ -52,9 +52,6 @@ def create_app(
     app.include_router(tasks.router)
     app.include_router(identity.router)
     app.include_router(audit.router)
-<<<<<<< HEAD
-    ui.install(app, settings)
-=======
     app.include_router(secrets.router)
->>>>>>> main
+    ui.install(app, settings)
     return app

@@ -111,16 +111,14 @@ class Settings(BaseSettings):
         default=None, description="Logical GPUs a worker declares (default: what NVML finds)."
     )
     worker_gpu_model: str = Field(default="", description="GPU model a worker declares, e.g. H100.")
-<<<<<<< HEAD
     ui_session_seconds: float = Field(
         default=8 * 3600.0, gt=0, description="A web UI sign-in lasts this long (or until its token expires)."
-=======
+    )
     secret_key: str = Field(
         default="", repr=False,
         description="Fernet key (urlsafe base64, 32 bytes) that encrypts users' secrets at rest; "
         "default: a key file made once at <state_dir>/secret.key (0600). Servers sharing one "
         "database must share the key.",
->>>>>>> main
     )
     log_format: str = Field(default="text", description="text or json.")
     log_level: str = Field(default="INFO")
