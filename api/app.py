@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from api import errors
+from api import errors, ui
 from api.auth import AuditTrail
 from api.context import AppContext
 from api.middleware import BodyLimit, RequestContext
@@ -65,6 +65,7 @@ def create_app(
     app.include_router(audit.router)
     app.include_router(secrets.router)
     app.include_router(metrics.router)
+    ui.install(app, settings)
     return app
 
 
