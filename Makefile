@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test test-unit test-integration bench-submit bench-sched bench-rejoin clean lint-imports
+.PHONY: venv demo test test-unit test-integration bench-submit bench-sched bench-rejoin bench-cli clean lint-imports
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ bench-sched: $(STAMP)
 
 bench-rejoin: $(STAMP)
 	$(PY) bench/rejoin.py
+
+bench-cli: $(STAMP)
+	$(PY) bench/cli.py
 
 clean:
 	rm -rf $(VENV) .state .cache .pytest_cache

@@ -14,8 +14,8 @@ from argus import __version__
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
 from argus.db.migrate import upgrade
+from argus.control.loop import Scheduler
 from argus.metrics.server import ServerMetrics
-from argus.scheduler.loop import Scheduler
 from argus.services.prepare import Preparer
 from argus.settings import Settings
 
