@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from api import auth, errors, observe
+from api import auth, errors, observe, ui
 from api.context import AppContext
 from api.routers import audit, identity, metrics, nodes, secrets, system, tasks
 from argus import __version__
@@ -57,7 +57,11 @@ def create_app(
     app.include_router(audit.router)
     app.include_router(secrets.router)
     app.include_router(metrics.router)
+<<<<<<< HEAD
     app.include_router(nodes.router)
+=======
+    ui.install(app, settings)
+>>>>>>> main
     return app
 
 
