@@ -21,8 +21,8 @@ import math
 import random
 from dataclasses import dataclass
 
-from argus.scheduler.placement import Demand, FreeMap, Node
-from argus.scheduler.planner import Admit, Snapshot
+from argus.scheduling.placement import Demand, FreeMap, Node
+from argus.scheduling.planner import Admit, Snapshot
 
 SHARES = {"risk": 0.35, "nlp": 0.225, "vision": 0.225, "analytics": 0.20}
 HOUR = 3600.0

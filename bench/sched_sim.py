@@ -38,9 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bank_trace import SHARES, bank_day, static_pools  # noqa: E402
 
-from argus.scheduler.placement import Demand, FreeMap, Node  # noqa: E402
-from argus.scheduler.planner import Admit, Pending, Preempt, Running, Snapshot, plan  # noqa: E402
-from argus.scheduler.policy import FlavorQuota, Policy, Team  # noqa: E402
+from argus.scheduling.placement import Demand, FreeMap, Node  # noqa: E402
+from argus.scheduling.planner import Admit, Pending, Preempt, Running, Snapshot, plan  # noqa: E402
+from argus.scheduling.policy import FlavorQuota, Policy, Team  # noqa: E402
 
 CLASSES = ("realtime", "online", "batch")
 SAVE_INTERVAL = 600.0
