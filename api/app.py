@@ -7,13 +7,14 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from api import auth, errors
+from api import auth, errors, observe
 from api.context import AppContext
-from api.routers import audit, identity, system, tasks
+from api.routers import audit, identity, metrics, secrets, system, tasks
 from argus import __version__
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
 from argus.db.migrate import upgrade
+from argus.metrics.server import ServerMetrics
 from argus.scheduler.loop import Scheduler
 from argus.services.prepare import Preparer
 from argus.settings import Settings
@@ -31,7 +32,8 @@ def create_app(
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     embed = settings.embed_scheduler if embed_scheduler is None else embed_scheduler
     scheduler = Scheduler(db, settings, provider) if embed else None
-    ctx = AppContext(settings, db, provider, Preparer(settings), scheduler)
+    server_metrics = ServerMetrics(db, settings, provider, scheduler_state=_scheduler_state(scheduler))
+    ctx = AppContext(settings, db, provider, Preparer(settings), server_metrics, scheduler)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -48,8 +50,17 @@ def create_app(
     app.state.ctx = ctx
     errors.install(app)
     auth.install(app)
+    observe.install(app, server_metrics)  # outermost: times the audit write too
     app.include_router(system.router)
     app.include_router(tasks.router)
     app.include_router(identity.router)
     app.include_router(audit.router)
+    app.include_router(secrets.router)
+    app.include_router(metrics.router)
     return app
+
+
+def _scheduler_state(scheduler: Scheduler | None):  # noqa: ANN202
+    if scheduler is None:
+        return None
+    return lambda: {"healthy": scheduler.healthy(), "last_tick": scheduler.last_tick}

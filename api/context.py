@@ -8,6 +8,7 @@ from fastapi import Request
 
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
+from argus.metrics.server import ServerMetrics
 from argus.scheduler.loop import Scheduler
 from argus.services.prepare import Preparer
 from argus.settings import Settings
@@ -19,6 +20,7 @@ class AppContext:
     db: Database
     provider: ClusterProvider
     preparer: Preparer
+    metrics: ServerMetrics
     scheduler: Scheduler | None = None
 
 

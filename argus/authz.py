@@ -37,20 +37,24 @@ ACTIONS = {
     "token.revoke": "revoke an API token",
     "token.read": "list API tokens (names, expiry, last use; never the secret)",
     "audit.read": "export and verify the audit trail",
+    "secret.write": "store or remove a secret injected into the user's jobs (e.g. WANDB_API_KEY)",
+    "secret.read": "list secret names (never the values)",
 }
 
 O, T, A = Scope.OWN, Scope.TEAM, Scope.ALL
 _SELF = {"token.create": O, "token.revoke": O, "token.read": O, "user.read": O}
+_SECRETS = {"secret.write": O, "secret.read": O}  # only those who submit jobs have a use for them
 
 PERMISSIONS: dict[str, dict[str, Scope]] = {
     "admin": {action: A for action in ACTIONS},
     "team-admin": {
         "task.submit": O, "task.list": T, "task.read": T, "task.logs": T, "task.cancel": T,
         "task.resubmit": T, "user.create": T, "user.grant": T, "team.read": T, **_SELF, "user.read": T,
+        **_SECRETS,
     },
     "user": {
         "task.submit": O, "task.list": T, "task.read": T, "task.logs": O, "task.cancel": O,
-        "task.resubmit": O, "team.read": T, **_SELF,
+        "task.resubmit": O, "team.read": T, **_SELF, **_SECRETS,
     },
     "viewer": {"task.list": T, "task.read": T, "task.logs": T, "team.read": T, **_SELF},
     "auditor": {"audit.read": A, **_SELF},

@@ -137,6 +137,18 @@ class ArgusClient:
     def audit_verify(self) -> dict:
         return self._request("GET", "/v1/audit/verify").json()
 
+    # secrets: names come back, values never
+    def set_secret(self, name: str, value: str, *, user: str | None = None) -> dict:
+        return self._request("PUT", f"/v1/secrets/{name}", json={"value": value},
+                             params={"user": user} if user else None).json()
+
+    def secrets(self, user: str | None = None) -> list[dict]:
+        return self._request("GET", "/v1/secrets", params={"user": user} if user else None).json()["items"]
+
+    def delete_secret(self, name: str, *, user: str | None = None) -> dict:
+        return self._request("DELETE", f"/v1/secrets/{name}",
+                             params={"user": user} if user else None).json()
+
     def ready(self) -> dict:
         response = self._http.get("/readyz")
         return response.json()

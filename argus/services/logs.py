@@ -10,6 +10,7 @@ from argus.db.engine import Database
 from argus.db.models import Attempt
 from argus.db.store import get_task
 from argus.errors import JobNotFound, NotFound, RayError
+from argus.services import secrets
 from argus.settings import Settings
 from argus.states import TaskStatus
 from sqlalchemy import select
@@ -30,6 +31,18 @@ def _attempt(db: Database, task_id: int, number: int | None) -> tuple[Attempt | 
 
 
 def read(db: Database, settings: Settings, provider: ClusterProvider, task_id: int,
+         attempt: int | None = None) -> str:
+    """The attempt's driver log, with the values of the owner's secrets replaced."""
+    text = _raw(db, settings, provider, task_id, attempt)
+    if not text:
+        return text
+    with db.read() as session:
+        owner = get_task(session, task_id).owner
+        values = list(secrets.values_of(session, settings, owner).values())
+    return secrets.redact_text(text, values)
+
+
+def _raw(db: Database, settings: Settings, provider: ClusterProvider, task_id: int,
          attempt: int | None = None) -> str:
     found, _live = _attempt(db, task_id, attempt)
     if found is None:

@@ -41,6 +41,8 @@ EXPECTED = {
     "token.revoke":  ("yyy", "ynn", "ynn", "ynn", "ynn"),
     "token.read":    ("y--", "y--", "y--", "y--", "y--"),
     "audit.read":    ("y--", "n--", "n--", "n--", "y--"),
+    "secret.write":  ("yyy", "ynn", "ynn", "nnn", "nnn"),
+    "secret.read":   ("yyy", "ynn", "ynn", "nnn", "nnn"),
 }
 ROLES = list(ACTOR)
 CELLS = [
@@ -110,6 +112,11 @@ def attempt(world, action: str, actor: str, target: str) -> tuple[int, bool | No
         return http.get("/v1/tokens").status_code, None
     if action == "audit.read":
         return http.get("/v1/audit").status_code, None
+    if action in ("secret.write", "secret.read"):
+        params = {} if target == "own" else {"user": owner}
+        if action == "secret.read":
+            return http.get("/v1/secrets", params=params).status_code, None
+        return http.put("/v1/secrets/HF_TOKEN", params=params, json={"value": "hf_x"}).status_code, None
     raise AssertionError(f"no test for {action}")
 
 
