@@ -112,6 +112,9 @@ class Settings(BaseSettings):
         default=None, description="Logical GPUs a worker declares (default: what NVML finds)."
     )
     worker_gpu_model: str = Field(default="", description="GPU model a worker declares, e.g. H100.")
+    ui_session_seconds: float = Field(
+        default=8 * 3600.0, gt=0, description="A web UI sign-in lasts this long (or until its token expires)."
+    )
     metrics_allow: list[str] = Field(
         default_factory=lambda: ["127.0.0.1/32", "::1/128"],
         description="Addresses or networks (JSON list, CIDR) allowed to read GET /metrics; others get 403.",

@@ -18,7 +18,7 @@ from argus.verl import check as verl_check
 from argus.verl import overrides as verl_overrides
 from argus.verl.trees import TreeEntry, discover_trees, inspect_tree
 from argus.errors import InvalidSpec
-from argus.scheduler.policy import grace_seconds
+from argus.scheduling.policy import grace_seconds
 from argus.settings import Settings
 from taskspec import (
     CompileContext,

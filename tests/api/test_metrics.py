@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
 from argus.db.models import Preemption
-from argus.scheduler.loop import Scheduler
+from argus.control.loop import Scheduler
 from argus.settings import Settings
 from tests.api.conftest import build_world
 from tests.conftest import ServerThread
