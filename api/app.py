@@ -13,7 +13,7 @@ from api.context import AppContext
 from api.middleware import BodyLimit, RequestContext
 from api.noise import NoiseGate
 from api.observe import Timing
-from api.routers import audit, identity, metrics, secrets, system, tasks
+from api.routers import audit, identity, metrics, nodes, secrets, system, tasks
 from argus import __version__
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
@@ -65,6 +65,7 @@ def create_app(
     app.include_router(audit.router)
     app.include_router(secrets.router)
     app.include_router(metrics.router)
+    app.include_router(nodes.router)
     ui.install(app, settings)
     return app
 
