@@ -150,3 +150,21 @@ def _minutes(value: float | None) -> str:
 
 def _count(gpus: float) -> str:
     return f"{gpus:g}"
+
+
+def backoff_s(failures: int, cap_s: float) -> float:
+    """Wait before retrying after ``failures`` transient errors in a row: 1, 2, 4 … s, at most ``cap_s``."""
+    return float(min(cap_s, 2 ** max(0, failures - 1)))
+
+
+def build_error_is_transient(exc: BaseException, shared_root_reachable: bool) -> bool:
+    """Building a job (claim, or a resubmit after a crash) failed with ``exc``: retry, or FAILED?
+
+    A shared-filesystem error (EIO, ESTALE, a timeout, a mount gone) is transient; a path that
+    is missing or refused while the shared root itself answers is the task's own (permanent),
+    as are spec and compile errors (anything that is not an OSError)."""
+    if not isinstance(exc, OSError):
+        return False
+    if isinstance(exc, (FileNotFoundError, NotADirectoryError, PermissionError)):
+        return not shared_root_reachable
+    return True

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from argus.failures import classify, verdict
-from argus.scheduling.outcome import Live, needs_classification, outcome, placement, timed_out
+from argus.scheduling.outcome import (
+    Live, backoff_s, build_error_is_transient, needs_classification, outcome, placement, timed_out,
+)
 from argus.states import TaskStatus, can_transition
 from argus.termination import Termination
 
@@ -110,3 +112,18 @@ def test_running_and_success():
     assert outcome(RUN, "SUCCEEDED").status is S.SUCCEEDED
     stopped_outside = outcome(RUN, "STOPPED")
     assert stopped_outside.via_lost and stopped_outside.status is S.QUEUED
+
+
+def test_backoff_doubles_up_to_the_cap():
+    assert [backoff_s(n, 60) for n in (1, 2, 3, 4, 7, 20)] == [1, 2, 4, 8, 60, 60]
+
+
+def test_build_errors_transient_or_permanent():
+    import errno
+
+    assert build_error_is_transient(OSError(errno.EIO, "Input/output error"), True)
+    assert build_error_is_transient(OSError(errno.ESTALE, "Stale file handle"), True)
+    assert build_error_is_transient(TimeoutError("gpfs"), True)
+    assert not build_error_is_transient(FileNotFoundError("code tree gone"), True)
+    assert build_error_is_transient(FileNotFoundError("code tree gone"), False)  # the mount is gone
+    assert not build_error_is_transient(ValueError("'v9' is not a verl code path"), True)
