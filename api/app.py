@@ -7,15 +7,15 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from api import auth, errors, observe
+from api import auth, errors, observe, ui
 from api.context import AppContext
-from api.routers import audit, identity, metrics, secrets, system, tasks
+from api.routers import audit, identity, metrics, nodes, secrets, system, tasks
 from argus import __version__
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
 from argus.db.migrate import upgrade
+from argus.control.loop import Scheduler
 from argus.metrics.server import ServerMetrics
-from argus.scheduler.loop import Scheduler
 from argus.services.prepare import Preparer
 from argus.settings import Settings
 
@@ -57,6 +57,11 @@ def create_app(
     app.include_router(audit.router)
     app.include_router(secrets.router)
     app.include_router(metrics.router)
+<<<<<<< HEAD
+    app.include_router(nodes.router)
+=======
+    ui.install(app, settings)
+>>>>>>> main
     return app
 
 

@@ -8,8 +8,8 @@ from fastapi import Request
 
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
+from argus.control.loop import Scheduler
 from argus.metrics.server import ServerMetrics
-from argus.scheduler.loop import Scheduler
 from argus.services.prepare import Preparer
 from argus.settings import Settings
 

@@ -13,7 +13,7 @@ from api.auth import acting, audit_of, note
 from api.context import AppContext, get_ctx
 from argus.authz import Principal, require_action
 from argus.errors import BadRequest
-from argus.scheduler.admit import preview_decision
+from argus.services.snapshot import preview_decision
 from argus.services import access
 from argus.services import logs as log_service
 from argus.services import secrets as secret_service

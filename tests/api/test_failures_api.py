@@ -14,7 +14,7 @@ import pytest
 from api.app import create_app
 from argus.errors import JobRejected, RayUnavailable
 from argus.ray_adapter import PendingGroup
-from argus.scheduler.loop import Scheduler
+from argus.control.loop import Scheduler
 from argus.services.identity import bootstrap_admin
 from tests.conftest import ServerThread
 from tests.fakeray import FakeProvider, FakeRay
@@ -198,7 +198,7 @@ def test_a_shared_filesystem_error_at_claim_is_retried(api, monkeypatch):
 def test_one_bad_submitting_task_never_blocks_the_loop(api, settings, tmp_path):
     """A SUBMITTING verl task whose tree vanished fails alone; the other task is still admitted."""
     http, ray, scheduler = api
-    from argus.scheduler.planner import Admit
+    from argus.scheduling.planner import Admit
 
     good = submit(http, name="good")
     bad = submit(http, name="bad")
