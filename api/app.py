@@ -57,11 +57,8 @@ def create_app(
     app.include_router(audit.router)
     app.include_router(secrets.router)
     app.include_router(metrics.router)
-<<<<<<< HEAD
     app.include_router(nodes.router)
-=======
     ui.install(app, settings)
->>>>>>> main
     return app
 
 

@@ -122,7 +122,6 @@ class Settings(BaseSettings):
         default=None, description="Logical GPUs a worker declares (default: what NVML finds)."
     )
     worker_gpu_model: str = Field(default="", description="GPU model a worker declares, e.g. H100.")
-<<<<<<< HEAD
     node_name: str = Field(default="", description="A worker's name in <shared root>/cluster/nodes/ (default: host name).")
     worker_drain_seconds: float = Field(
         default=60.0, ge=0,
@@ -135,10 +134,9 @@ class Settings(BaseSettings):
     )
     node_stale_seconds: float = Field(
         default=30.0, gt=0, description="A node record whose heartbeat is older than this has no live agent.",
-=======
+    )
     ui_session_seconds: float = Field(
         default=8 * 3600.0, gt=0, description="A web UI sign-in lasts this long (or until its token expires)."
->>>>>>> main
     )
     metrics_allow: list[str] = Field(
         default_factory=lambda: ["127.0.0.1/32", "::1/128"],

@@ -1,8 +1,9 @@
 """Pure decisions about a live attempt: how it ended, whether it is retried, when Argus stops it.
 
-No DB, no Ray, no clock: the reconciler (argus/control/reconcile.py) loads a :class:`Live` row,
-asks Ray once per tick, classifies a failed job with :func:`argus.failures.classify` and applies
-what these functions return.
+No DB, no Ray, no clock (it imports only the state machine and the termination reasons, both
+pure): the reconciler (argus/control/reconcile.py) loads a :class:`Live` row, asks Ray once per
+tick, classifies a failed job with :func:`argus.failures.classify` and applies what these
+functions return.
 
 - A job that ends with an infrastructure failure (a transient :class:`Termination`) is LOST and
   then requeued — it resumes from its last checkpoint — while ``retry.max_attempts`` allows, else
@@ -18,9 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from argus.failures import Verdict, verdict
+from argus.termination import Termination, Verdict, verdict
 from argus.states import TaskStatus
-from argus.termination import Termination
 
 S = TaskStatus
 T = Termination

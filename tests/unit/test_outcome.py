@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from argus.failures import classify, verdict
+from argus.failures import classify
+from argus.termination import verdict
 from argus.scheduling.outcome import (
     Live, backoff_s, build_error_is_transient, needs_classification, outcome, placement, timed_out,
 )
