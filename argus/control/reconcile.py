@@ -22,7 +22,7 @@ from argus.errors import JobNotFound, RayError, RayUnavailable
 from argus.failures import TAIL_CHARS, classify
 from argus.ray_adapter import JobState, RayCluster
 from argus.scheduling.outcome import Live, Outcome, needs_classification, outcome, placement, timed_out
-from argus.services.tasks import latest_step
+from argus.verl.checkpoints import latest_step
 from argus.states import FOLLOWED, TaskStatus
 from argus.termination import Termination
 
