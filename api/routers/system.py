@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from api.auth import acting
 from api.context import get_ctx
+from api.schemas import Health, Readiness
 from argus.authz import Principal
 from argus import __version__
 from argus.db.migrate import current_revision, head_revision
@@ -20,12 +21,15 @@ from taskspec import spec_json_schema
 router = APIRouter(tags=["system"])
 
 
-@router.get("/healthz", summary="The process is up")
-def healthz() -> dict[str, Any]:
+@router.get("/healthz", summary="The process is up", response_model=Health)
+async def healthz() -> dict[str, Any]:
+    """On the event loop itself, touching nothing that blocks: it answers while the thread
+    pool is busy with slow work (a shared filesystem, a locked database)."""
     return {"status": "ok", "version": __version__}
 
 
-@router.get("/readyz", summary="The DB is reachable and migrated; the embedded scheduler ticks")
+@router.get("/readyz", summary="The DB is reachable and migrated; the embedded scheduler ticks",
+            response_model=Readiness, responses={503: {"model": Readiness}})
 def readyz(request: Request) -> JSONResponse:
     ctx = get_ctx(request)
     checks: dict[str, Any] = {}

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import acting, audit_of, note
 from api.context import AppContext, get_ctx
+from api.schemas import TEXT, DryRun, EventList, TaskDetail, TaskList, TaskOut
 from argus.authz import Principal, require_action
 from argus.errors import BadRequest
 from argus.services.snapshot import preview_decision
@@ -77,7 +78,7 @@ SPEC_BODY = {"required": True, "content": {
 
 
 @router.post("", status_code=201, summary="Submit a task (YAML or JSON spec)",
-             openapi_extra={"requestBody": SPEC_BODY})
+             response_model=TaskOut | DryRun, openapi_extra={"requestBody": SPEC_BODY})
 async def submit(
     request: Request,
     ctx: Ctx,
@@ -93,7 +94,7 @@ async def submit(
                                    idempotency_key=idempotency_key, source=source)
 
 
-@router.get("", summary="List tasks")
+@router.get("", summary="List tasks", response_model=TaskList)
 def list_tasks(
     ctx: Ctx,
     who: Principal = Depends(acting("task.list")),
@@ -108,20 +109,20 @@ def list_tasks(
                                    limit=limit, offset=offset, visible=access.visible_filter(who))
 
 
-@router.get("/{task_id}", summary="One task with its attempts")
+@router.get("/{task_id}", summary="One task with its attempts", response_model=TaskDetail)
 def get_task(task_id: TaskId, ctx: Ctx, who: Principal = Depends(acting("task.read"))) -> Any:
     access.authorize_task(ctx.db, who, "task.read", task_id)
     return task_service.get(ctx.db, task_id)
 
 
-@router.get("/{task_id}/events", summary="The task's status changes")
+@router.get("/{task_id}/events", summary="The task's status changes", response_model=EventList)
 def get_events(task_id: TaskId, ctx: Ctx, who: Principal = Depends(acting("task.read"))) -> Any:
     access.authorize_task(ctx.db, who, "task.read", task_id)
     return {"items": task_service.events(ctx.db, task_id)}
 
 
 @router.get("/{task_id}/logs", summary="Driver logs; follow=true streams until the attempt ends",
-            response_class=PlainTextResponse)
+            response_class=PlainTextResponse, responses={200: TEXT})
 async def get_logs(task_id: TaskId, request: Request, ctx: Ctx,
                    who: Principal = Depends(acting("task.logs")), attempt: Attempt = None,
                    follow: bool = False) -> Any:
@@ -137,13 +138,15 @@ async def get_logs(task_id: TaskId, request: Request, ctx: Ctx,
     return PlainTextResponse(text)
 
 
-@router.post("/{task_id}/cancel", status_code=202, summary="Record the intent to cancel")
+@router.post("/{task_id}/cancel", status_code=202, summary="Record the intent to cancel",
+             response_model=TaskOut)
 def cancel(task_id: TaskId, request: Request, ctx: Ctx, who: Principal = Depends(acting("task.cancel"))) -> Any:
     access.authorize_task(ctx.db, who, "task.cancel", task_id)
     return task_service.cancel(ctx.db, task_id, actor=who.name, audit=audit_of(request))
 
 
-@router.post("/{task_id}/resubmit", status_code=201, summary="Queue an ended task again")
+@router.post("/{task_id}/resubmit", status_code=201, summary="Queue an ended task again",
+             response_model=TaskOut)
 def resubmit(task_id: TaskId, request: Request, ctx: Ctx, who: Principal = Depends(acting("task.resubmit")),
              fresh: bool = False) -> Any:
     access.authorize_task(ctx.db, who, "task.resubmit", task_id)
