@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test test-unit test-integration bench-submit bench-sched bench-rejoin clean lint-imports
+.PHONY: sftp-client venv demo test test-unit test-integration bench-submit bench-sched bench-rejoin clean lint-imports
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,10 +17,16 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m argus.demo
 
-test: $(STAMP)
+# The SFTP tests drive the real OpenSSH client (sftp, ssh-keygen, ssh-keyscan).
+sftp-client:
+	@command -v sftp >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-client; } || \
+	  echo "warning: install openssh-client (sftp) for the SFTP tests"
+
+test: $(STAMP) sftp-client
 	$(PY) -m pytest -q
 
-test-unit: $(STAMP)
+test-unit: $(STAMP) sftp-client
 	$(PY) -m pytest -q -m "not integration and not cluster"
 
 bench-submit: $(STAMP)

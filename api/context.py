@@ -10,6 +10,7 @@ from argus.cluster import ClusterProvider
 from argus.db.engine import Database
 from argus.scheduler.loop import Scheduler
 from argus.services.prepare import Preparer
+from argus.services.storage import Storage
 from argus.settings import Settings
 
 
@@ -20,6 +21,7 @@ class AppContext:
     provider: ClusterProvider
     preparer: Preparer
     scheduler: Scheduler | None = None
+    storage: Storage = None  # type: ignore[assignment]  # set by create_app
 
 
 def get_ctx(request: Request) -> AppContext:

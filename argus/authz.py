@@ -37,22 +37,29 @@ ACTIONS = {
     "token.revoke": "revoke an API token",
     "token.read": "list API tokens (names, expiry, last use; never the secret)",
     "audit.read": "export and verify the audit trail",
+    "team.storage": "set a team's storage quota (bytes its directory and members' workspaces hold)",
+    "file.read": "list and download files in one's own view (/ workspace, /team team directory)",
+    "file.write": "upload, create, rename and delete files in one's own view (HTTP, SFTP)",
+    "key.manage": "register, list and remove one's SSH public keys (SFTP sign-in)",
 }
 
 O, T, A = Scope.OWN, Scope.TEAM, Scope.ALL
 _SELF = {"token.create": O, "token.revoke": O, "token.read": O, "user.read": O}
+_FILES = {"file.read": O, "file.write": O, "key.manage": O}
 
 PERMISSIONS: dict[str, dict[str, Scope]] = {
     "admin": {action: A for action in ACTIONS},
     "team-admin": {
         "task.submit": O, "task.list": T, "task.read": T, "task.logs": T, "task.cancel": T,
         "task.resubmit": T, "user.create": T, "user.grant": T, "team.read": T, **_SELF, "user.read": T,
+        **_FILES,
     },
     "user": {
         "task.submit": O, "task.list": T, "task.read": T, "task.logs": O, "task.cancel": O,
-        "task.resubmit": O, "team.read": T, **_SELF,
+        "task.resubmit": O, "team.read": T, **_SELF, **_FILES,
     },
-    "viewer": {"task.list": T, "task.read": T, "task.logs": T, "team.read": T, **_SELF},
+    "viewer": {"task.list": T, "task.read": T, "task.logs": T, "team.read": T, **_SELF,
+               "file.read": O, "key.manage": O},
     "auditor": {"audit.read": A, **_SELF},
 }
 

@@ -137,6 +137,79 @@ class ArgusClient:
     def audit_verify(self) -> dict:
         return self._request("GET", "/v1/audit/verify").json()
 
+    # files, SSH keys, storage (docs/data.md)
+    def workspace(self) -> dict:
+        return self._request("GET", "/v1/fs/workspace").json()
+
+    def fs_list(self, path: str) -> dict:
+        return self._request("GET", "/v1/fs/list", params={"path": path}).json()
+
+    def fs_stat(self, path: str, *, sha256: bool = False) -> dict:
+        params = {"path": path, "sha256": "true" if sha256 else "false"}
+        return self._request("GET", "/v1/fs/stat", params=params).json()
+
+    def fs_upload_offset(self, path: str) -> int:
+        return self._request("GET", "/v1/fs/upload", params={"path": path}).json()["offset"]
+
+    def fs_discard_upload(self, path: str) -> dict:
+        return self._request("DELETE", "/v1/fs/upload", params={"path": path}).json()
+
+    def fs_put(self, path: str, data: bytes, *, offset: int, final: bool,
+               sha256: str | None = None) -> dict:
+        params: dict[str, Any] = {"path": path, "offset": offset, "final": str(final).lower()}
+        if sha256:
+            params["sha256"] = sha256
+        return self._request("PUT", "/v1/fs/content", params=params, content=data,
+                             headers={"Content-Type": "application/octet-stream"}).json()
+
+    def fs_download(self, path: str) -> Iterator[bytes]:
+        try:
+            with self._http.stream("GET", "/v1/fs/content", params={"path": path},
+                                   timeout=httpx.Timeout(30.0, read=300.0)) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise _api_error(response)
+                yield from response.iter_bytes()
+        except httpx.TransportError as exc:
+            raise Unavailable(f"lost the connection to {self.server} while downloading {path}") from exc
+
+    def fs_delete(self, path: str, *, recursive: bool = False) -> dict:
+        params = {"path": path, "recursive": str(recursive).lower()}
+        return self._request("DELETE", "/v1/fs/content", params=params).json()
+
+    def fs_mkdir(self, path: str) -> dict:
+        return self._request("POST", "/v1/fs/mkdir", params={"path": path}).json()
+
+    def add_key(self, public_key: str, name: str | None = None) -> dict:
+        return self._request("POST", "/v1/keys", json={"public_key": public_key, "name": name}).json()
+
+    def keys(self) -> list[dict]:
+        return self._request("GET", "/v1/keys").json()["items"]
+
+    def remove_key(self, name: str) -> dict:
+        return self._request("DELETE", f"/v1/keys/{name}").json()
+
+    def team_storage(self, team: str) -> dict:
+        return self._request("GET", f"/v1/teams/{team}/storage").json()
+
+    def set_team_storage(self, team: str, quota_bytes: int | None) -> dict:
+        return self._request("PUT", f"/v1/teams/{team}/storage",
+                             json={"quota_bytes": quota_bytes}).json()
+
+    def snapshot_exists(self, digest: str) -> dict | None:
+        try:
+            return self._request("GET", f"/v1/snapshots/{digest}").json()
+        except ApiError as exc:
+            if exc.http_status == 404:
+                return None
+            raise
+
+    def upload_snapshot(self, digest: str, tar: Any, size: int) -> dict:
+        return self._request("PUT", f"/v1/snapshots/{digest}", content=tar,
+                             headers={"Content-Type": "application/x-tar",
+                                      "Content-Length": str(size)},
+                             timeout=httpx.Timeout(30.0, read=600.0, write=600.0)).json()
+
     def ready(self) -> dict:
         response = self._http.get("/readyz")
         return response.json()

@@ -131,6 +131,8 @@ def team_show(state: CliState, name: str, output: str) -> None:
         emit_json(info)
         return
     click.echo(f"team {info['name']}: {info['gpus_in_use']:g} GPUs in use")
+    if info.get("storage"):
+        click.echo(f"storage: {info['storage']['text']} used")
     table([[m["name"], m["role"]] for m in info["members"]], ["MEMBER", "ROLE"])
     rows = info.get("quota") or []
     if not rows:

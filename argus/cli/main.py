@@ -13,9 +13,11 @@ from importlib.metadata import entry_points
 import click
 
 from argus.cli import admin as admin_cmds
+from argus.cli import files as file_cmds
 from argus.cli import tasks as task_cmds
 from argus.cli.common import CliState
 from argus.cli.serve import scheduler_cmd
+from argus.cli.sftp import sftp_cmd
 from argus.cli.up import down_cmd, up_cmd
 from argus.errors import ArgusError, InvalidSpec
 from taskspec import SpecError
@@ -42,9 +44,11 @@ def cli(ctx: click.Context, server: str | None, debug: bool) -> None:
     ctx.obj = CliState(server=server, debug=debug)
 
 
-for command in [*task_cmds.COMMANDS, *admin_cmds.COMMANDS]:
+for command in [*task_cmds.COMMANDS, *admin_cmds.COMMANDS, *file_cmds.COMMANDS]:
     cli.add_command(command)
+admin_cmds.team.add_command(file_cmds.storage)
 cli.add_command(scheduler_cmd)
+cli.add_command(sftp_cmd)
 cli.add_command(up_cmd)
 cli.add_command(down_cmd)
 # Adapters (api, head, worker) add their commands through the "argus.commands" entry-point

@@ -41,6 +41,10 @@ EXPECTED = {
     "token.revoke":  ("yyy", "ynn", "ynn", "ynn", "ynn"),
     "token.read":    ("y--", "y--", "y--", "y--", "y--"),
     "audit.read":    ("y--", "n--", "n--", "n--", "y--"),
+    "team.storage":  ("-yy", "-nn", "-nn", "-nn", "-nn"),
+    "file.read":     ("y--", "y--", "y--", "y--", "n--"),
+    "file.write":    ("y--", "y--", "y--", "n--", "n--"),
+    "key.manage":    ("y--", "y--", "y--", "y--", "n--"),
 }
 ROLES = list(ACTOR)
 CELLS = [
@@ -110,6 +114,19 @@ def attempt(world, action: str, actor: str, target: str) -> tuple[int, bool | No
         return http.get("/v1/tokens").status_code, None
     if action == "audit.read":
         return http.get("/v1/audit").status_code, None
+    return _data_attempt(http, action, team)
+
+
+def _data_attempt(http, action: str, team: str | None) -> tuple[int, None]:  # noqa: ANN001
+    if action == "team.storage":  # null: leave every team unlimited for the other cells
+        return http.put(f"/v1/teams/{team}/storage", json={"quota_bytes": None}).status_code, None
+    if action == "file.read":
+        return http.get("/v1/fs/list", params={"path": "/"}).status_code, None
+    if action == "file.write":
+        path = f"/perm-{uuid.uuid4().hex[:8]}.txt"
+        return http.put("/v1/fs/content", params={"path": path}, content=b"x").status_code, None
+    if action == "key.manage":
+        return http.get("/v1/keys").status_code, None
     raise AssertionError(f"no test for {action}")
 
 
