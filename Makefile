@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: sftp-client venv demo test test-unit test-integration bench-submit bench-sched bench-rejoin clean lint-imports
+.PHONY: sftp-client venv browser demo test test-unit test-integration bench-submit bench-sched bench-rejoin bench-cli clean lint-imports
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,12 @@ sftp-client:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-client; } || \
 	  echo "warning: install openssh-client (sftp) for the SFTP tests"
 
-test: $(STAMP) sftp-client
+# The UI tests drive Debian's chromium through Playwright (Playwright's own browser download
+# does not work offline); installed once, skipped when it is already there.
+browser:
+	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
+test: $(STAMP) browser sftp-client
 	$(PY) -m pytest -q
 
 test-unit: $(STAMP) sftp-client
@@ -37,6 +42,9 @@ bench-sched: $(STAMP)
 
 bench-rejoin: $(STAMP)
 	$(PY) bench/rejoin.py
+
+bench-cli: $(STAMP)
+	$(PY) bench/cli.py
 
 clean:
 	rm -rf $(VENV) .state .cache .pytest_cache

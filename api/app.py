@@ -7,14 +7,15 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from api import auth, errors
+from api import auth, errors, observe, ui
 from api.context import AppContext
-from api.routers import audit, files, identity, system, tasks
+from api.routers import audit, files, identity, metrics, secrets, system, tasks
 from argus import __version__
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
 from argus.db.migrate import upgrade
-from argus.scheduler.loop import Scheduler
+from argus.control.loop import Scheduler
+from argus.metrics.server import ServerMetrics
 from argus.services.prepare import Preparer
 from argus.services.storage import Storage
 from argus.settings import Settings
@@ -35,7 +36,8 @@ def create_app(
     scheduler = Scheduler(db, settings, provider) if embed else None
     storage = Storage(db, settings)
     storage.ensure_all()
-    ctx = AppContext(settings, db, provider, Preparer(settings), scheduler, storage)
+    server_metrics = ServerMetrics(db, settings, provider, scheduler_state=_scheduler_state(scheduler))
+    ctx = AppContext(settings, db, provider, Preparer(settings), server_metrics, scheduler, storage)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -55,9 +57,19 @@ def create_app(
     app.state.ctx = ctx
     errors.install(app)
     auth.install(app)
+    observe.install(app, server_metrics)  # outermost: times the audit write too
     app.include_router(system.router)
     app.include_router(tasks.router)
     app.include_router(identity.router)
     app.include_router(audit.router)
     app.include_router(files.router)
+    app.include_router(secrets.router)
+    app.include_router(metrics.router)
+    ui.install(app, settings)
     return app
+
+
+def _scheduler_state(scheduler: Scheduler | None):  # noqa: ANN202
+    if scheduler is None:
+        return None
+    return lambda: {"healthy": scheduler.healthy(), "last_tick": scheduler.last_tick}

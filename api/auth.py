@@ -21,6 +21,9 @@ from argus.db.audit import RequestAudit
 from argus.services import identity
 
 AUDITED_READS = {"audit.read"}
+# No token and no audit entry: probes, and /metrics (guarded by address; a scraper refused every
+# 15 s would flood the trail — refusals are logged instead).
+UNAUDITED = ("/healthz", "/readyz", "/metrics")
 
 
 def bearer(request: Request) -> str | None:
@@ -64,7 +67,7 @@ def _outcome(status: int) -> str:
 
 def _pending(request: Request, status: int) -> RequestAudit | None:
     """The entry still to write for this request, if it must leave a trace."""
-    if request.url.path in ("/healthz", "/readyz"):
+    if request.url.path in UNAUDITED:
         return None
     entry: RequestAudit | None = getattr(request.state, "audit", None)
     if entry is not None and entry.recorded:

@@ -8,7 +8,8 @@ from fastapi import Request
 
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
-from argus.scheduler.loop import Scheduler
+from argus.control.loop import Scheduler
+from argus.metrics.server import ServerMetrics
 from argus.services.prepare import Preparer
 from argus.services.storage import Storage
 from argus.settings import Settings
@@ -20,8 +21,9 @@ class AppContext:
     db: Database
     provider: ClusterProvider
     preparer: Preparer
+    metrics: ServerMetrics
     scheduler: Scheduler | None = None
-    storage: Storage = None  # type: ignore[assignment]  # set by create_app
+    storage: Storage | None = None
 
 
 def get_ctx(request: Request) -> AppContext:

@@ -41,22 +41,25 @@ ACTIONS = {
     "file.read": "list and download files in one's own view (/ workspace, /team team directory)",
     "file.write": "upload, create, rename and delete files in one's own view (HTTP, SFTP)",
     "key.manage": "register, list and remove one's SSH public keys (SFTP sign-in)",
+    "secret.write": "store or remove a secret injected into the user's jobs (e.g. WANDB_API_KEY)",
+    "secret.read": "list secret names (never the values)",
 }
 
 O, T, A = Scope.OWN, Scope.TEAM, Scope.ALL
 _SELF = {"token.create": O, "token.revoke": O, "token.read": O, "user.read": O}
 _FILES = {"file.read": O, "file.write": O, "key.manage": O}
+_SECRETS = {"secret.write": O, "secret.read": O}  # only those who submit jobs have a use for them
 
 PERMISSIONS: dict[str, dict[str, Scope]] = {
     "admin": {action: A for action in ACTIONS},
     "team-admin": {
         "task.submit": O, "task.list": T, "task.read": T, "task.logs": T, "task.cancel": T,
         "task.resubmit": T, "user.create": T, "user.grant": T, "team.read": T, **_SELF, "user.read": T,
-        **_FILES,
+        **_FILES, **_SECRETS,
     },
     "user": {
         "task.submit": O, "task.list": T, "task.read": T, "task.logs": O, "task.cancel": O,
-        "task.resubmit": O, "team.read": T, **_SELF, **_FILES,
+        "task.resubmit": O, "team.read": T, **_SELF, **_FILES, **_SECRETS,
     },
     "viewer": {"task.list": T, "task.read": T, "task.logs": T, "team.read": T, **_SELF,
                "file.read": O, "key.manage": O},

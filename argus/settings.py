@@ -6,6 +6,7 @@ result down.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 
@@ -131,6 +132,26 @@ class Settings(BaseSettings):
     storage_usage_ttl_seconds: float = Field(
         default=30.0, ge=0, description="How long a team's measured storage usage is reused (0: walk on every upload).",
     )
+    ui_session_seconds: float = Field(
+        default=8 * 3600.0, gt=0, description="A web UI sign-in lasts this long (or until its token expires)."
+    )
+    metrics_allow: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1/32", "::1/128"],
+        description="Addresses or networks (JSON list, CIDR) allowed to read GET /metrics; others get 403.",
+    )
+    metrics_audit_verify_seconds: float = Field(
+        default=300.0, ge=0,
+        description="How often /metrics re-verifies the audit chain for argus_audit_chain_ok (0: never).",
+    )
+    metrics_nodes_cache_seconds: float = Field(
+        default=10.0, ge=0, description="How long /metrics reuses Ray's node list.",
+    )
+    secret_key: str = Field(
+        default="", repr=False,
+        description="Fernet key (urlsafe base64, 32 bytes) that encrypts users' secrets at rest; "
+        "default: a key file made once at <state_dir>/secret.key (0600). Servers sharing one "
+        "database must share the key.",
+    )
     log_format: str = Field(default="text", description="text or json.")
     log_level: str = Field(default="INFO")
 
@@ -139,6 +160,17 @@ class Settings(BaseSettings):
     def _parse_trees(cls, value: object) -> object:
         if isinstance(value, str):
             return json.loads(value) if value.strip() else {}
+        return value
+
+    @field_validator("metrics_allow", mode="after")
+    @classmethod
+    def _check_networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an address or network; write e.g. "
+                                 "'10.0.0.0/8' or '127.0.0.1'") from exc
         return value
 
     @property

@@ -20,9 +20,9 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from argus.scheduler.placement import Demand, FreeMap, Node
-from argus.scheduler.planner import Admit, Pending, Preempt, Running, Snapshot, plan
-from argus.scheduler.policy import FlavorQuota, Policy, Team
+from argus.scheduling.placement import Demand, FreeMap, Node
+from argus.scheduling.planner import Admit, Pending, Preempt, Running, Snapshot, plan
+from argus.scheduling.policy import FlavorQuota, Policy, Team
 
 CLASSES = ("realtime", "online", "batch")
 SAVE_INTERVAL = 600.0

@@ -18,7 +18,7 @@ from api.auth import acting, audit_of, note
 from api.context import AppContext, get_ctx
 from argus.authz import Principal, require_action
 from argus.errors import TooLarge
-from argus.files.workspaces import fmt_bytes
+from argus.files.sizes import fmt_bytes
 from argus.services import files, identity, keys
 
 router = APIRouter(prefix="/v1", tags=["files"])

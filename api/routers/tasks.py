@@ -13,9 +13,10 @@ from api.auth import acting, audit_of, note
 from api.context import AppContext, get_ctx
 from argus.authz import Principal, require_action
 from argus.errors import BadRequest
-from argus.scheduler.admit import preview_decision
+from argus.services.snapshot import preview_decision
 from argus.services import access
 from argus.services import logs as log_service
+from argus.services import secrets as secret_service
 from argus.services import tasks as task_service
 from taskspec import load_spec, load_spec_data
 
@@ -63,7 +64,7 @@ async def submit(
             "spec": spec.model_dump(mode="json"),
             "entrypoint": preview.entrypoint,
             "argv": preview.argv,
-            "runtime_env": preview.runtime_env,
+            "runtime_env": secret_service.preview_runtime_env(ctx.db, preview.runtime_env, owner, spec.env),
             "entrypoint_num_cpus": preview.entrypoint_num_cpus,
             "entrypoint_num_gpus": preview.entrypoint_num_gpus,
             "entrypoint_resources": preview.entrypoint_resources,

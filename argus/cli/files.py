@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from argus.cli.common import CliState, output_option
+from argus.cli.common import CliState, output_option, pass_state
 from argus.cli.output import emit_json, table, when
 from argus.cli.transfer import (
     CHUNK,
@@ -22,10 +22,9 @@ from argus.cli.transfer import (
     upload_file,
 )
 from argus.client import ApiError, ArgusClient
-from argus.files.workspaces import fmt_bytes, parse_bytes
+from argus.files.sizes import fmt_bytes, parse_bytes
 from argus.errors import BadRequest
 
-pass_state = click.make_pass_decorator(CliState)
 PREFIX = "argus:"
 
 
@@ -185,6 +184,7 @@ def key_add(state: CliState, pubkey_file: str, name: str | None, output: str) ->
 @output_option
 @pass_state
 def key_list(state: CliState, output: str) -> None:
+    """Your registered SSH keys (an admin: everyone's)."""
     items = state.client().keys()
     if output == "json":
         emit_json(items)
@@ -225,4 +225,3 @@ def storage(state: CliState, team: str, quota: str | None, unlimited: bool, outp
         click.echo(f"team {team}: {result['text']} used")
 
 
-COMMANDS = [cp, ls, rm, mkdir, key]

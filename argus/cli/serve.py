@@ -11,7 +11,7 @@ from argus import logsetup
 from argus.cluster import HeadRecordCluster, StaticCluster
 from argus.db.engine import Database
 from argus.db.migrate import upgrade
-from argus.scheduler.loop import Scheduler
+from argus.control.loop import Scheduler
 from argus.settings import Settings, load_settings
 
 

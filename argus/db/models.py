@@ -202,6 +202,22 @@ class ApiToken(Base):
     __table_args__ = (UniqueConstraint("user", "name", name="uq_api_tokens_user_name"),)
 
 
+class UserSecret(Base):
+    """A user's secret (e.g. WANDB_API_KEY), encrypted at rest (argus/secretbox.py); injected into
+    the user's jobs as an environment variable of the same name, never shown back."""
+
+    __tablename__ = "user_secrets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user: Mapped[str] = mapped_column(ForeignKey("users.name"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    sealed: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (UniqueConstraint("user", "name", name="uq_user_secrets_user_name"),)
+
+
 class AuditEntry(Base):
     """Append-only, hash-chained: ``entry_hash = sha256(prev_hash + canonical(entry))``.
 

@@ -10,6 +10,7 @@ from argus.db.engine import Database
 from argus.db.models import Attempt
 from argus.db.store import get_task
 from argus.errors import JobNotFound, NotFound, RayError
+from argus.services import secrets
 from argus.settings import Settings
 from argus.states import TaskStatus
 from sqlalchemy import select
@@ -30,6 +31,18 @@ def _attempt(db: Database, task_id: int, number: int | None) -> tuple[Attempt | 
 
 
 def read(db: Database, settings: Settings, provider: ClusterProvider, task_id: int,
+         attempt: int | None = None) -> str:
+    """The attempt's driver log, with the values of the owner's secrets replaced."""
+    text = _raw(db, settings, provider, task_id, attempt)
+    if not text:
+        return text
+    with db.read() as session:
+        owner = get_task(session, task_id).owner
+        values = list(secrets.values_of(session, settings, owner).values())
+    return secrets.redact_text(text, values)
+
+
+def _raw(db: Database, settings: Settings, provider: ClusterProvider, task_id: int,
          attempt: int | None = None) -> str:
     found, _live = _attempt(db, task_id, attempt)
     if found is None:
@@ -65,3 +78,18 @@ def follow(db: Database, settings: Settings, provider: ClusterProvider, task_id:
         if not live:
             return
         time.sleep(poll_s)
+
+
+def snapshot(db: Database, settings: Settings, provider: ClusterProvider, task_id: int,
+             attempt: int | None = None) -> tuple[int, str, bool]:
+    """One look at a task's log for a follower that keeps its own pace (the web UI's async
+    stream): (attempt number shown, its log so far, whether more may come). Ray errors read
+    as "nothing new yet"."""
+    found, live = _attempt(db, task_id, attempt)
+    if found is None:
+        return 0, "", live
+    try:
+        text = read(db, settings, provider, task_id, found.number)
+    except RayError:
+        text = ""
+    return found.number, text, live

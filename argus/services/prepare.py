@@ -14,7 +14,7 @@ from pathlib import Path
 from argus import verl_tree
 from argus.services.paths import allowed_roots, check_spec_paths
 from argus.errors import InvalidSpec
-from argus.scheduler.policy import grace_seconds
+from argus.scheduling.policy import grace_seconds
 from argus.settings import Settings
 from taskspec import (
     CompileContext,

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from argus.db.engine import Database
 from argus.db.models import QuotaLoan, Task
-from argus.scheduler.policy import ANY_FLAVOR, policy_from_settings
+from argus.scheduling.policy import ANY_FLAVOR, policy_from_settings
 from argus.settings import Settings
 from argus.states import ACTIVE
 

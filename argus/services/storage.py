@@ -19,7 +19,8 @@ from argus.db.models import Team, User
 from argus.errors import BadRequest, NotFound
 from argus.files import workspaces
 from argus.files.confine import View
-from argus.files.workspaces import UsageMeter, fmt_bytes
+from argus.files.sizes import fmt_bytes
+from argus.files.workspaces import UsageMeter
 from argus.settings import Settings
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from api.app import create_app
 from argus.services.identity import bootstrap_admin
-from argus.scheduler.loop import Scheduler
-from argus.scheduler.planner import Admit
+from argus.control.loop import Scheduler
+from argus.scheduling.planner import Admit
 from tests.conftest import ServerThread
 from tests.fakeray import FakeProvider, FakeRay
 

@@ -45,6 +45,8 @@ EXPECTED = {
     "file.read":     ("y--", "y--", "y--", "y--", "n--"),
     "file.write":    ("y--", "y--", "y--", "n--", "n--"),
     "key.manage":    ("y--", "y--", "y--", "y--", "n--"),
+    "secret.write":  ("yyy", "ynn", "ynn", "nnn", "nnn"),
+    "secret.read":   ("yyy", "ynn", "ynn", "nnn", "nnn"),
 }
 ROLES = list(ACTOR)
 CELLS = [
@@ -114,10 +116,11 @@ def attempt(world, action: str, actor: str, target: str) -> tuple[int, bool | No
         return http.get("/v1/tokens").status_code, None
     if action == "audit.read":
         return http.get("/v1/audit").status_code, None
-    return _data_attempt(http, action, team)
+    return _data_attempt(http, action, team, target, owner)
 
 
-def _data_attempt(http, action: str, team: str | None) -> tuple[int, None]:  # noqa: ANN001
+def _data_attempt(http, action: str, team: str | None, target: str,  # noqa: ANN001
+                  owner: str) -> tuple[int, None]:
     if action == "team.storage":  # null: leave every team unlimited for the other cells
         return http.put(f"/v1/teams/{team}/storage", json={"quota_bytes": None}).status_code, None
     if action == "file.read":
@@ -127,6 +130,11 @@ def _data_attempt(http, action: str, team: str | None) -> tuple[int, None]:  # n
         return http.put("/v1/fs/content", params={"path": path}, content=b"x").status_code, None
     if action == "key.manage":
         return http.get("/v1/keys").status_code, None
+    if action in ("secret.write", "secret.read"):
+        params = {} if target == "own" else {"user": owner}
+        if action == "secret.read":
+            return http.get("/v1/secrets", params=params).status_code, None
+        return http.put("/v1/secrets/HF_TOKEN", params=params, json={"value": "hf_x"}).status_code, None
     raise AssertionError(f"no test for {action}")
 
 

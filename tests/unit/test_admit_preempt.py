@@ -7,8 +7,9 @@ from argus.db.engine import Database
 from argus.db.migrate import upgrade
 from argus.db.models import Attempt, AuditEntry, Event, FairShareUsage, Preemption, Task
 from argus.ray_adapter import NodeInfo
-from argus.scheduler.admit import Admitter, build_snapshot, preview_decision, save_usage
-from argus.scheduler.planner import Node, Preempt, plan
+from argus.control.admit import Admitter, save_usage
+from argus.services.snapshot import build_snapshot, preview_decision
+from argus.scheduling.planner import Node, Preempt, plan
 from argus.services.prepare import Preparer
 from argus.settings import Settings
 from taskspec import load_spec_data

@@ -3,6 +3,7 @@
 import ast
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,3 +42,30 @@ def test_only_the_adapter_imports_ray():
                      or (isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] == "ray")
                      for n in ast.walk(ast.parse(p.read_text())))]
     assert offenders == []
+
+
+def test_scheduling_is_pure():
+    """argus.scheduling imports only the standard library, itself and the typed settings."""
+    allowed = {"argus.scheduling", "argus.settings"}
+    offenders = []
+    for path in (REPO / "argus" / "scheduling").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else []
+            for name in names:
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top == "__future__":
+                    continue
+                if not any(name == a or name.startswith(a + ".") for a in allowed):
+                    offenders.append(f"{path.name}: {name}")
+    assert offenders == []
+
+
+def test_control_plane_contracts_are_declared():
+    contracts = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    forbidden = {c["source_modules"][0]: set(c["forbidden_modules"]) for c in contracts if c["type"] == "forbidden"}
+    assert {"argus.db", "argus.control", "argus.services", "ray", "sqlalchemy"} <= forbidden["argus.scheduling"]
+    assert "argus.control" in forbidden["argus.services"]
+    assert "argus.control" in forbidden["api.routers"]
+    assert any(c["type"] == "layers" and c.get("containers") == ["argus"]
+               and c["layers"] == ["control", "services", "scheduling"] for c in contracts)

@@ -1,4 +1,4 @@
-from argus.scheduler.planner import Admit, Demand, Node, Pending, Running, Snapshot, Wait, plan
+from argus.scheduling.planner import Admit, Demand, Node, Pending, Running, Snapshot, Wait, plan
 
 
 def nodes(n, gpus=8, cpus=16, model="H100"):

@@ -3,11 +3,11 @@ from sqlalchemy import select
 from argus.db.engine import Database
 from argus.db.migrate import upgrade
 from argus.db.models import QuotaLoan
-from argus.scheduler.loans import open_loans, rebalance_now
-from argus.scheduler.placement import Demand
-from argus.scheduler.planner import Running, Snapshot
-from argus.scheduler.policy import FlavorQuota, Policy, Team
-from argus.scheduler.rebalance import Lend, Loan, Revert, apply_loans, rebalance
+from argus.control.loans import open_loans, rebalance_now
+from argus.scheduling.placement import Demand
+from argus.scheduling.planner import Running, Snapshot
+from argus.scheduling.policy import FlavorQuota, Policy, Team
+from argus.scheduling.rebalance import Lend, Loan, Revert, apply_loans, rebalance
 
 
 def policy(**lending):

@@ -1,8 +1,8 @@
 """Planner rules: classes, quotas with borrowing and reclaim, fair share, preemption, starvation."""
 
-from argus.scheduler.placement import Demand, Node
-from argus.scheduler.planner import Admit, Pending, Preempt, Running, Snapshot, Wait, plan
-from argus.scheduler.policy import FlavorQuota, Policy, Team
+from argus.scheduling.placement import Demand, Node
+from argus.scheduling.planner import Admit, Pending, Preempt, Running, Snapshot, Wait, plan
+from argus.scheduling.policy import FlavorQuota, Policy, Team
 
 NOW = 100_000.0
 REALTIME, ONLINE, BATCH = 0, 1, 2

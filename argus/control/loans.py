@@ -10,10 +10,10 @@ from sqlalchemy import select, update
 from argus.db.engine import Database
 from argus.db.models import QuotaLoan
 from argus.db.store import now
-from argus.scheduler.planner import Snapshot
-from argus.scheduler.policy import Policy
-from argus.scheduler.quota import flavor_of
-from argus.scheduler.rebalance import Lend, Loan, Revert, rebalance
+from argus.scheduling.planner import Snapshot
+from argus.scheduling.policy import Policy
+from argus.scheduling.quota import flavor_of
+from argus.scheduling.rebalance import Lend, Loan, Revert, rebalance
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ import time
 
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
-from argus.scheduler.admit import Admitter
-from argus.scheduler.planner import Policy
-from argus.scheduler.reconcile import Reconciler
+from argus.control.admit import Admitter
+from argus.scheduling.planner import Policy
+from argus.control.reconcile import Reconciler
 from argus.services.prepare import Preparer
 from argus.settings import Settings
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from argus.scheduler.placement import Demand
+from argus.scheduling.placement import Demand
 
 
 def decay(usage: float, elapsed: float, half_life: float) -> float:

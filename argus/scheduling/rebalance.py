@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from argus.scheduler.policy import FlavorQuota, Policy, Team
+from argus.scheduling.policy import FlavorQuota, Policy, Team
 
 
 @dataclass(frozen=True)

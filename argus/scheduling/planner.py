@@ -16,11 +16,11 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from argus.scheduler.fairshare import FairShare
-from argus.scheduler.placement import Demand, FreeMap, Node, explain, num
-from argus.scheduler.policy import Policy
-from argus.scheduler.preempt import choose, eligible, exposed, preference
-from argus.scheduler.quota import QuotaBook
+from argus.scheduling.fairshare import FairShare
+from argus.scheduling.placement import Demand, FreeMap, Node, explain, num
+from argus.scheduling.policy import Policy
+from argus.scheduling.preempt import choose, eligible, exposed, preference
+from argus.scheduling.quota import QuotaBook
 
 __all__ = ["Admit", "Demand", "Node", "Pending", "Policy", "Preempt", "Running", "Snapshot",
            "Wait", "plan"]

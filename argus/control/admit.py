@@ -10,72 +10,28 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
+from argus.control.loans import open_loans, rebalance_now
+from argus.control.reconcile import load_live
 from argus.db.engine import Database
 from argus.db.models import Attempt, FairShareUsage, Preemption, Task
 from argus.db.store import installation_id, now, transition, update_attempt
 from argus.errors import JobAlreadyExists, JobNotFound, JobRejected, RayError, RayUnavailable
-from argus.ray_adapter import NodeInfo, RayCluster
-from argus.scheduler.fairshare import accrue, charge_of, decay
-from argus.scheduler.planner import Admit, Demand, Node, Pending, Preempt, Running, Snapshot, Wait, plan
-from argus.scheduler.loans import open_loans, rebalance_now
-from argus.scheduler.policy import Policy, policy_from_settings
-from argus.scheduler.rebalance import apply_loans
-from argus.scheduler.reconcile import load_live
+from argus.ray_adapter import RayCluster
+from argus.scheduling.fairshare import accrue, charge_of, decay
+from argus.scheduling.planner import Admit, Node, Pending, Preempt, Snapshot, Wait, plan
+from argus.scheduling.policy import Policy, policy_from_settings
+from argus.scheduling.rebalance import apply_loans
 from argus.services.prepare import Preparer
+from argus.services.snapshot import build_snapshot, worker_nodes
 from argus.settings import Settings
-from argus.states import ACTIVE, TaskStatus
+from argus.states import TaskStatus
 from taskspec import CompileError, load_spec_data
 
 log = logging.getLogger(__name__)
 S = TaskStatus
-
-
-def node_from_ray(info: NodeInfo) -> Node:
-    model = next((k.split(":", 1)[1] for k in info.resources if k.startswith("accelerator_type:")), None)
-    model = model or info.labels.get("ray.io/accelerator-type") or None
-    return Node(info.node_id, info.resources.get("CPU", 0.0), info.resources.get("GPU", 0.0),
-                model.upper() if model else None, info.alive)
-
-
-def worker_nodes(infos: Sequence[NodeInfo], worker_resource: str) -> list[Node]:
-    return [node_from_ray(i) for i in infos if i.alive and i.resources.get(worker_resource, 0) > 0]
-
-
-def _demand(task: Task) -> Demand:
-    return Demand(task.nodes, task.cpus_per_node, task.gpus_per_node, task.gpu_model)
-
-
-def build_snapshot(db: Database, settings: Settings, nodes: list[Node], reachable: bool,
-                   policy: Policy | None = None, at: float | None = None) -> Snapshot:
-    """Everything the planner needs, read in one short transaction."""
-    policy = policy or policy_from_settings(settings)
-    ts = now() if at is None else at
-    with db.read() as session:
-        active = session.execute(
-            select(Task, Attempt)
-            .join(Attempt, (Attempt.task_id == Task.id) & (Attempt.number == Task.attempts))
-            .where(Task.status.in_([s.value for s in ACTIVE]))
-        ).all()
-        queued = session.scalars(select(Task).where(Task.status == S.QUEUED.value)).all()
-        last_preempted = dict(session.execute(
-            select(Preemption.victim_task_id, func.max(Preemption.ts))
-            .where(Preemption.victim_task_id.in_([t.id for t, _ in active]))
-            .group_by(Preemption.victim_task_id)).all())
-        usage = {row.team: decay(row.usage, ts - row.updated_at, policy.half_life_seconds)
-                 for row in session.scalars(select(FairShareUsage))}
-        running = [Running(t.id, tuple(a.placement or ()), _demand(t), policy.rank_of(t.priority), t.team,
-                           a.started_at or a.created_at,
-                           preempting=t.status in (S.PREEMPTING.value, S.CANCELLING.value),
-                           last_preempted_at=last_preempted.get(t.id))
-                   for t, a in active]
-        pending = [Pending(t.id, policy.rank_of(t.priority), t.queued_at, _demand(t), t.team)
-                   for t in queued]
-    return Snapshot(nodes=nodes, running=running, pending=pending, cluster_reachable=reachable,
-                    now=ts, usage=usage)
 
 
 def save_usage(db: Database, policy: Policy, snapshot: Snapshot, admitted: list[Pending]) -> None:
@@ -269,32 +225,3 @@ class Admitter:
                 transition(session, live.task_id, S.LOST, status, attempt=live.number,
                            reason="requeued after the head changed" if status is S.QUEUED
                            else "lost with no attempts left")
-
-
-def preview_decision(db: Database, settings: Settings, provider, spec) -> dict:  # noqa: ANN001
-    """What the planner would do with ``spec`` now, without queueing it (``--dry-run``)."""
-    ref = provider.current()
-    nodes: list[Node] = []
-    reachable = ref.cluster is not None
-    if ref.cluster is not None:
-        try:
-            nodes = worker_nodes(ref.cluster.nodes(), settings.worker_resource)
-        except RayError:
-            reachable = False
-    policy = policy_from_settings(settings)
-    snapshot = build_snapshot(db, settings, nodes, reachable, policy)
-    gpus = spec.resources.gpus_per_node
-    probe = Pending(0, policy.rank_of(spec.priority), snapshot.now,
-                    Demand(spec.resources.nodes, spec.resources.cpus,
-                           0.0 if gpus.shared else gpus.count, gpus.model), spec.team)
-    snapshot = Snapshot(snapshot.nodes, snapshot.running, [*snapshot.pending, probe],
-                        snapshot.cluster_reachable, snapshot.now, snapshot.usage)
-    decisions = plan(snapshot, policy)
-    victims = [d.victim_task_id for d in decisions if isinstance(d, Preempt) and d.preemptor_task_id == 0]
-    for decision in decisions:
-        if isinstance(decision, (Admit, Wait)) and decision.task_id == 0:
-            if isinstance(decision, Admit):
-                return {"admit": True, "placement": list(decision.placement), "preempt": [],
-                        "reason": f"would start now on {len(decision.placement)} node(s)"}
-            return {"admit": False, "placement": [], "preempt": victims, "reason": decision.reason}
-    return {"admit": False, "placement": [], "preempt": [], "reason": "unknown"}

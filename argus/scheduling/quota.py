@@ -13,8 +13,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Protocol
 
-from argus.scheduler.placement import Demand, num
-from argus.scheduler.policy import ANY_FLAVOR, FlavorQuota, Policy
+from argus.scheduling.placement import Demand, num
+from argus.scheduling.policy import ANY_FLAVOR, FlavorQuota, Policy
 
 
 class Usage(Protocol):

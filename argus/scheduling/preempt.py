@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from argus.scheduler.placement import EPS, Demand, FreeMap
-from argus.scheduler.policy import Policy
+from argus.scheduling.placement import EPS, Demand, FreeMap
+from argus.scheduling.policy import Policy
 
 
 class Victim(Protocol):

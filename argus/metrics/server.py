@@ -1,0 +1,194 @@
+"""The server's metrics (``GET /metrics``): one registry per app, nothing at import time.
+
+Gauges are read from the DB when Prometheus scrapes (the route runs in the thread pool, never
+on the event loop); the queue-wait histogram follows the event table (argus/metrics/waits.py);
+the tick and request histograms are observed where the work happens. Names and labels:
+docs/observability.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+from argus.cluster import ClusterProvider
+from argus.db.engine import Database
+from argus.db.models import Preemption, Task
+from argus.errors import RayError
+from argus.metrics.waits import WaitFollower
+from argus.services import audit
+from argus.services.quota import quota_view
+from argus.settings import Settings
+from argus.states import TaskStatus
+
+log = logging.getLogger(__name__)
+
+WAIT_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 24 * 3600)
+TICK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+QUOTA_KINDS = ("nominal", "lent", "borrowed", "in_use")
+
+
+@dataclass
+class Cached:
+    """A value refreshed at most every ``ttl`` seconds (Ray's node list, the audit verdict)."""
+
+    ttl: float
+    fetch: Callable[[], object]
+    value: object = None
+    at: float = float("-inf")
+
+    def get(self, now: float) -> object:
+        if now - self.at >= self.ttl:
+            self.value, self.at = self.fetch(), now
+        return self.value
+
+
+class ServerMetrics:
+    """The registry behind ``/metrics`` and the histograms the server observes into."""
+
+    def __init__(self, db: Database, settings: Settings, provider: ClusterProvider,
+                 scheduler_state: Callable[[], dict] | None = None):
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.task_wait = Histogram("argus_task_wait_seconds", "Time from QUEUED to RUNNING, per start",
+                                   ["priority"], buckets=WAIT_BUCKETS, registry=self.registry)
+        self.tick = Histogram("argus_scheduler_tick_seconds", "Duration of one scheduler tick",
+                              buckets=TICK_BUCKETS, registry=self.registry)
+        self.http = Histogram("argus_http_request_duration_seconds",
+                              "API request latency (route='/v1/tasks', method='POST' is submit)",
+                              ["method", "route", "status"], buckets=HTTP_BUCKETS, registry=self.registry)
+        self.waits = WaitFollower(db)
+        self.state = StateCollector(db, settings, provider, scheduler_state or (lambda: {}))
+        self.registry.register(self.state)
+        self._lock = threading.Lock()
+
+    def render(self) -> bytes:
+        """The Prometheus text; blocking (DB reads, maybe one Ray call): call it off the loop."""
+        with self._lock:
+            self.waits.advance(lambda priority, seconds: self.task_wait.labels(priority).observe(seconds))
+            return generate_latest(self.registry)
+
+
+class StateCollector(Collector):
+    """Gauges computed from the DB and the cluster at scrape time."""
+
+    def __init__(self, db: Database, settings: Settings, provider: ClusterProvider,
+                 scheduler_state: Callable[[], dict], clock: Callable[[], float] = time.time):
+        self.db, self.settings, self.provider = db, settings, provider
+        self.scheduler_state = scheduler_state
+        self.clock = clock
+        self.audit = Cached(settings.metrics_audit_verify_seconds, self._verify_audit)
+        self.nodes = Cached(settings.metrics_nodes_cache_seconds, self._ray_nodes)
+
+    def collect(self) -> Iterator[Metric]:
+        now = self.clock()
+        yield from self._tasks(now)
+        yield self._preemptions()
+        yield self._quota()
+        yield from self._cluster(now)
+        yield from self._scheduler()
+        if self.settings.metrics_audit_verify_seconds > 0:
+            ok = GaugeMetricFamily("argus_audit_chain_ok", "1 when the audit trail's hash chain "
+                                   "verified at the last check (every ARGUS_METRICS_AUDIT_VERIFY_SECONDS)")
+            ok.add_metric([], float(bool(self.audit.get(now))))
+            yield ok
+
+    def _tasks(self, now: float) -> Iterator[Metric]:
+        tasks = GaugeMetricFamily("argus_tasks", "Tasks by status, priority and team",
+                                  labels=["status", "priority", "team"])
+        oldest = GaugeMetricFamily("argus_queue_oldest_wait_seconds",
+                                   "Age of the longest-waiting QUEUED task", labels=["priority", "team"])
+        with self.db.read() as session:
+            for status, priority, team, count in session.execute(
+                    select(Task.status, Task.priority, Task.team, func.count())
+                    .group_by(Task.status, Task.priority, Task.team)):
+                tasks.add_metric([status, priority, team or ""], count)
+            for priority, team, first in session.execute(
+                    select(Task.priority, Task.team, func.min(Task.queued_at))
+                    .where(Task.status == TaskStatus.QUEUED.value).group_by(Task.priority, Task.team)):
+                oldest.add_metric([priority, team or ""], max(0.0, now - first))
+        yield tasks
+        yield oldest
+
+    def _preemptions(self) -> Metric:
+        family = CounterMetricFamily("argus_preemptions", "Preemptions decided, by the victim's priority",
+                                     labels=["priority"])
+        with self.db.read() as session:
+            for priority, count in session.execute(
+                    select(Task.priority, func.count()).select_from(Preemption)
+                    .join(Task, Task.id == Preemption.victim_task_id)
+                    .group_by(Task.priority)):
+                family.add_metric([priority], count)
+        return family
+
+    def _quota(self) -> Metric:
+        family = GaugeMetricFamily("argus_quota_gpus", "Team GPU quota per flavor: nominal as configured, "
+                                   "lent and borrowed through open loans, in_use by active tasks",
+                                   labels=["team", "flavor", "kind"])
+        with self.db.read() as session:
+            used_by = {team for (team,) in session.execute(
+                select(Task.team).where(Task.team.is_not(None), Task.gpus_per_node > 0).distinct())}
+        for team in sorted(set(self.settings.teams) | used_by):
+            for row in quota_view(self.db, self.settings, team):
+                for kind in QUOTA_KINDS:
+                    if row[kind] is not None:
+                        family.add_metric([team, row["flavor"], kind], row[kind])
+        return family
+
+    def _cluster(self, now: float) -> Iterator[Metric]:
+        ref = self.provider.current()
+        nodes = self.nodes.get(now) if ref.cluster is not None else None
+        reachable = GaugeMetricFamily("argus_ray_reachable", "1 when the Ray head answers (its node list)")
+        reachable.add_metric([], float(nodes is not None))
+        yield reachable
+        if ref.epoch is not None:
+            epoch = GaugeMetricFamily("argus_head_epoch", "Epoch of the head record the server follows")
+            epoch.add_metric([], ref.epoch)
+            yield epoch
+        states = GaugeMetricFamily("argus_nodes", "Ray nodes by state", labels=["state"])
+        for state, count in node_states(nodes or []).items():
+            states.add_metric([state], count)
+        yield states
+
+    def _scheduler(self) -> Iterable[Metric]:
+        state = self.scheduler_state()
+        if not state:
+            return []
+        up = GaugeMetricFamily("argus_scheduler_up", "1 when the embedded scheduler loop ticked recently")
+        up.add_metric([], float(bool(state.get("healthy"))))
+        families = [up]
+        if state.get("last_tick") is not None:
+            last = GaugeMetricFamily("argus_scheduler_last_tick_timestamp_seconds",
+                                     "When the scheduler loop last finished a tick (Unix time)")
+            last.add_metric([], state["last_tick"])
+            families.append(last)
+        return families
+
+    def _ray_nodes(self) -> list | None:
+        ref = self.provider.current()
+        if ref.cluster is None:
+            return None
+        try:
+            return ref.cluster.nodes()
+        except RayError as exc:
+            log.info("metrics: cannot list Ray nodes: %s", exc)
+            return None
+
+    def _verify_audit(self) -> bool:
+        return bool(audit.verify(self.db)["ok"])
+
+
+def node_states(nodes: Iterable) -> dict[str, int]:  # noqa: ANN001 - NodeInfo rows
+    """Counts per state; every state present (a zero is a value Prometheus can alert on)."""
+    counts = {"alive": 0, "dead": 0}
+    for node in nodes:
+        counts["alive" if node.alive else "dead"] += 1
+    return counts

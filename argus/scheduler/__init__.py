@@ -1,1 +1,0 @@
-"""The scheduler: a pure planner (snapshot in, decisions out) and the loop that acts on it."""

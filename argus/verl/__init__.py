@@ -1,0 +1,1 @@
+"""Everything Argus knows about verl."""
