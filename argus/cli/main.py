@@ -44,6 +44,8 @@ COMMANDS = {
     "rm": "argus.cli.files:rm",
     "mkdir": "argus.cli.files:mkdir",
     "key": "argus.cli.files:key",
+    "nodes": "argus.cli.ops:nodes_cmd",
+    "node": "argus.cli.ops:node_group",
 }
 
 

@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 
+from argus import noderegistry
 from argus.authz import ACTIONS
 from argus.services import identity
 from argus.services import tasks as task_service
@@ -47,6 +48,8 @@ EXPECTED = {
     "key.manage":    ("y--", "y--", "y--", "y--", "n--"),
     "secret.write":  ("yyy", "ynn", "ynn", "nnn", "nnn"),
     "secret.read":   ("yyy", "ynn", "ynn", "nnn", "nnn"),
+    "node.read":     ("y--", "y--", "y--", "y--", "n--"),
+    "node.release":  ("y--", "n--", "n--", "n--", "n--"),
 }
 ROLES = list(ACTOR)
 CELLS = [
@@ -116,10 +119,10 @@ def attempt(world, action: str, actor: str, target: str) -> tuple[int, bool | No
         return http.get("/v1/tokens").status_code, None
     if action == "audit.read":
         return http.get("/v1/audit").status_code, None
-    return _data_attempt(http, action, team, target, owner)
+    return _data_attempt(world, http, action, team, target, owner)
 
 
-def _data_attempt(http, action: str, team: str | None, target: str,  # noqa: ANN001
+def _data_attempt(world, http, action: str, team: str | None, target: str,  # noqa: ANN001
                   owner: str) -> tuple[int, None]:
     if action == "team.storage":  # null: leave every team unlimited for the other cells
         return http.put(f"/v1/teams/{team}/storage", json={"quota_bytes": None}).status_code, None
@@ -135,6 +138,13 @@ def _data_attempt(http, action: str, team: str | None, target: str,  # noqa: ANN
         if action == "secret.read":
             return http.get("/v1/secrets", params=params).status_code, None
         return http.put("/v1/secrets/HF_TOKEN", params=params, json={"value": "hf_x"}).status_code, None
+    if action == "node.read":
+        return http.get("/v1/nodes").status_code, None
+    if action == "node.release":
+        name = f"n-{uuid.uuid4().hex[:8]}"
+        noderegistry.publish(world.settings.shared_root, {"name": name, "quarantined": True,
+                                                          "quarantine_reason": "Xid 79", "heartbeat_at": 1.0})
+        return http.post(f"/v1/nodes/{name}/release").status_code, None
     raise AssertionError(f"no test for {action}")
 
 
