@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,7 +20,8 @@ from watchdog.events import FileSystemEventHandler
 from watchdog.observers.polling import PollingObserver
 
 from argus.headrecord import HeadRecord, RecordFollower, cluster_dir
-from argus.nodepool import probe_record, ray_env, read_token, write_status
+from argus.nodepool import (PUBLISH_EVERY_S, probe_record, ray_env, read_token, worker_status_path,
+                            write_status)
 from argus.raynode import NodePorts, NodeProcess, start_node, worker_argv
 from worker.decide import Action, Decision, backoff_seconds, decide
 from worker.resources import NodeResources
@@ -63,6 +65,8 @@ class WorkerAgent:
     last_error: str = ""
     last_decision: Decision | None = None
     wake: threading.Event = field(default_factory=threading.Event)
+    _published: dict | None = None
+    _published_at: float = 0.0
 
     def __post_init__(self) -> None:
         self.follower = RecordFollower(self.config.shared_root)
@@ -160,8 +164,16 @@ class WorkerAgent:
         self.child.stop(timeout=timeout)
         self.child = None
 
+    def _quarantine_reason(self) -> str:
+        """The flag file's first line, if the operator wrote why (``echo reason > quarantine``)."""
+        try:
+            return self.quarantine_flag.read_text(errors="replace").strip().splitlines()[0][:300]
+        except (OSError, IndexError):
+            return ""
+
     def _write_status(self) -> None:
-        write_status(self.status_path, {
+        quarantined = self.quarantine_flag.exists()
+        status = {
             "joined_epoch": self.joined.epoch if self.joined else None,
             "joined_session": self.joined.session_name if self.joined else None,
             "gcs_address": self.joined.gcs_address if self.joined else None,
@@ -169,10 +181,28 @@ class WorkerAgent:
             "last_action": self.last_decision.action.value if self.last_decision else None,
             "last_reason": self.last_decision.reason if self.last_decision else "",
             "last_error": self.last_error or self.follower.last_error,
-            "quarantined": self.quarantine_flag.exists(),
+            "quarantined": quarantined,
+            "quarantine_reason": self._quarantine_reason() if quarantined else "",
             "resources": {"num_cpus": self.config.resources.num_cpus,
                           "num_gpus": self.config.resources.num_gpus,
                           "gpu_model": self.config.resources.gpu_model,
                           "custom": self.config.resources.custom},
+            "node_ip": self.config.node_ip,
+            "host": socket.gethostname(),
             "updated_at": time.time(),
-        })
+        }
+        write_status(self.status_path, status)
+        self._publish(status)
+
+    def _publish(self, status: dict) -> None:
+        """A copy on the shared root for the server's Nodes view: on change, else every 15 s."""
+        body = {k: v for k, v in status.items() if k != "updated_at"}
+        if body == self._published and status["updated_at"] - self._published_at < PUBLISH_EVERY_S:
+            return
+        path = worker_status_path(self.config.shared_root, self.config.node_ip or "", self.config.state_dir)
+        try:
+            write_status(path, status)
+        except OSError as exc:
+            log.warning("worker: cannot publish status to %s: %s", path, exc)
+            return
+        self._published, self._published_at = body, status["updated_at"]

@@ -43,6 +43,7 @@ EXPECTED = {
     "audit.read":    ("y--", "n--", "n--", "n--", "y--"),
     "secret.write":  ("yyy", "ynn", "ynn", "nnn", "nnn"),
     "secret.read":   ("yyy", "ynn", "ynn", "nnn", "nnn"),
+    "cluster.read":  ("y--", "y--", "y--", "y--", "n--"),
 }
 ROLES = list(ACTOR)
 CELLS = [
@@ -117,6 +118,8 @@ def attempt(world, action: str, actor: str, target: str) -> tuple[int, bool | No
         if action == "secret.read":
             return http.get("/v1/secrets", params=params).status_code, None
         return http.put("/v1/secrets/HF_TOKEN", params=params, json={"value": "hf_x"}).status_code, None
+    if action == "cluster.read":
+        return http.get("/v1/nodes").status_code, None
     raise AssertionError(f"no test for {action}")
 
 
