@@ -9,7 +9,6 @@ folder readable only by the service account.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -131,41 +130,3 @@ def write_status(path: Path, status: dict) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(status, indent=1, sort_keys=True))
     os.replace(tmp, path)
-
-
-WORKER_STATUS_DIR = ("nodes", "workers")  # under the shared root; not cluster/ (the agents watch it)
-PUBLISH_EVERY_S = 15.0  # a worker re-publishes an unchanged status this often
-STALE_AFTER_S = 60.0  # a published status older than this: the agent is not reporting
-MAX_WORKER_STATUSES = 5000
-MAX_STATUS_BYTES = 64 * 1024
-
-
-def worker_status_dir(shared_root: Path) -> Path:
-    return Path(shared_root).joinpath(*WORKER_STATUS_DIR)
-
-
-def worker_status_path(shared_root: Path, node_ip: str, state_dir: Path) -> Path:
-    """One file per agent: its address plus a hash of its state folder (two agents may share a host)."""
-    tag = hashlib.sha256(str(Path(state_dir).resolve()).encode()).hexdigest()[:8]
-    safe_ip = "".join(c if c.isalnum() or c in ".-" else "_" for c in node_ip or "unknown")
-    return worker_status_dir(shared_root) / f"{safe_ip}-{tag}.json"
-
-
-def read_worker_statuses(shared_root: Path) -> list[dict]:
-    """The statuses the worker agents published (unreadable or oversized files are skipped)."""
-    folder = worker_status_dir(shared_root)
-    try:
-        paths = sorted(folder.glob("*.json"))[:MAX_WORKER_STATUSES]
-    except OSError:
-        return []
-    statuses = []
-    for path in paths:
-        try:
-            if path.stat().st_size > MAX_STATUS_BYTES:
-                continue
-            status = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if isinstance(status, dict):
-            statuses.append({**status, "file": path.name})
-    return statuses

@@ -9,8 +9,8 @@ The agent never runs ``ray stop``: it signals only its own child's process group
 from __future__ import annotations
 
 import logging
+import os
 import random
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,12 +19,14 @@ from pathlib import Path
 from watchdog.events import FileSystemEventHandler
 from watchdog.observers.polling import PollingObserver
 
+from argus import noderegistry
 from argus.headrecord import HeadRecord, RecordFollower, cluster_dir
-from argus.nodepool import (PUBLISH_EVERY_S, probe_record, ray_env, read_token, worker_status_path,
-                            write_status)
+from argus.nodepool import probe_record, ray_env, read_token, write_status
 from argus.raynode import NodePorts, NodeProcess, start_node, worker_argv
 from worker.decide import Action, Decision, backoff_seconds, decide
+from worker.quarantine import Quarantine, clear_flag, read_flag, write_flag
 from worker.resources import NodeResources
+from worker.xid import FATAL_XIDS, XidEvent
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,11 @@ class WorkerConfig:
     stop_timeout: float = 10.0  # agent shutdown: give the raylet time to leave cleanly
     rejoin_stop_timeout: float = 2.0  # its head is gone or replaced: do not wait long
     ports: NodePorts | None = None
+    name: str = ""  # the node's name in <shared root>/cluster/nodes/ (default: host name)
+    drain_seconds: float = 60.0  # after a fatal Xid the raylet stays this long, then leaves
+    fatal_xids: frozenset[int] = frozenset(FATAL_XIDS)
+    heartbeat_seconds: float = 5.0  # the node record is rewritten at least this often
+    metrics_port: int | None = None
 
 
 class _Wake(FileSystemEventHandler):
@@ -65,11 +72,45 @@ class WorkerAgent:
     last_error: str = ""
     last_decision: Decision | None = None
     wake: threading.Event = field(default_factory=threading.Event)
-    _published: dict | None = None
-    _published_at: float = 0.0
+    published_at: float = 0.0
+    published: dict | None = None
+    _qlock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.follower = RecordFollower(self.config.shared_root)
+        self.config.name = noderegistry.check_name(self.config.name or "worker")
+
+    def on_xid(self, event: XidEvent) -> None:
+        """From an Xid source's thread: a fatal Xid quarantines this node now."""
+        if event.xid not in self.config.fatal_xids:
+            log.warning("worker: %s (not fatal; counted)", event.describe())
+            return
+        if self.quarantine(event.describe(), source="xid"):
+            log.error("worker: %s: node %s quarantined; draining for %.0fs", event.describe(),
+                      self.config.name, self.config.drain_seconds)
+        self.wake.set()
+
+    def quarantine(self, reason: str, *, source: str) -> bool:
+        """Write the flag unless one is there already; True when this call quarantined the node."""
+        with self._qlock:
+            if self.quarantine_flag.exists():
+                return False
+            write_flag(self.quarantine_flag, reason, source=source, drain_seconds=self.config.drain_seconds,
+                       now=time.time())
+            return True
+
+    def _quarantine_state(self) -> Quarantine | None:
+        """The flag, after acting on a release request newer than it."""
+        current = read_flag(self.quarantine_flag)
+        release = noderegistry.pending_release(self.config.shared_root, self.config.name)
+        if release is not None:
+            if current is not None and float(release.get("at", 0)) >= current.at:
+                with self._qlock:
+                    clear_flag(self.quarantine_flag)
+                log.warning("worker: quarantine (%s) released by %s", current.reason, release.get("by"))
+                current = None
+            noderegistry.clear_release(self.config.shared_root, self.config.name)
+        return current
 
     @property
     def quarantine_flag(self) -> Path:
@@ -96,6 +137,7 @@ class WorkerAgent:
             observer.join(10)
             self._stop_child("agent stopping", self.config.stop_timeout)
             self._write_status()
+            self._publish(read_flag(self.quarantine_flag), time.time(), force=True, stopped=True)
 
     def step(self, now: float) -> Decision:
         published = self.follower.poll()
@@ -108,13 +150,17 @@ class WorkerAgent:
                 probed = probe.ok
                 if not probe.ok:
                     self.last_error = probe.error
+        quarantine = self._quarantine_state()
         decision = decide(published, self.joined, alive, now, backoff_until=self.backoff_until,
-                          quarantined=self.quarantine_flag.exists(), probed_ok=probed)
+                          quarantined=quarantine is not None, probed_ok=probed,
+                          quarantine_reason=quarantine.reason if quarantine else "",
+                          drain_until=quarantine.drain_until if quarantine else 0.0)
         if decision != self.last_decision:
             log.info("worker: %s (%s)", decision.action.value, decision.reason)
         self.last_decision = decision
         self._apply(decision, published, now)
         self._write_status()
+        self._publish(quarantine, now)
         return decision
 
     def _apply(self, decision: Decision, published: HeadRecord | None, now: float) -> None:
@@ -164,16 +210,8 @@ class WorkerAgent:
         self.child.stop(timeout=timeout)
         self.child = None
 
-    def _quarantine_reason(self) -> str:
-        """The flag file's first line, if the operator wrote why (``echo reason > quarantine``)."""
-        try:
-            return self.quarantine_flag.read_text(errors="replace").strip().splitlines()[0][:300]
-        except (OSError, IndexError):
-            return ""
-
     def _write_status(self) -> None:
-        quarantined = self.quarantine_flag.exists()
-        status = {
+        write_status(self.status_path, {
             "joined_epoch": self.joined.epoch if self.joined else None,
             "joined_session": self.joined.session_name if self.joined else None,
             "gcs_address": self.joined.gcs_address if self.joined else None,
@@ -181,28 +219,36 @@ class WorkerAgent:
             "last_action": self.last_decision.action.value if self.last_decision else None,
             "last_reason": self.last_decision.reason if self.last_decision else "",
             "last_error": self.last_error or self.follower.last_error,
-            "quarantined": quarantined,
-            "quarantine_reason": self._quarantine_reason() if quarantined else "",
+            "quarantined": self.quarantine_flag.exists(),
             "resources": {"num_cpus": self.config.resources.num_cpus,
                           "num_gpus": self.config.resources.num_gpus,
                           "gpu_model": self.config.resources.gpu_model,
                           "custom": self.config.resources.custom},
-            "node_ip": self.config.node_ip,
-            "host": socket.gethostname(),
             "updated_at": time.time(),
-        }
-        write_status(self.status_path, status)
-        self._publish(status)
+        })
 
-    def _publish(self, status: dict) -> None:
-        """A copy on the shared root for the server's Nodes view: on change, else every 15 s."""
-        body = {k: v for k, v in status.items() if k != "updated_at"}
-        if body == self._published and status["updated_at"] - self._published_at < PUBLISH_EVERY_S:
+    def _publish(self, quarantine: Quarantine | None, now: float, *, force: bool = False,
+                 stopped: bool = False) -> None:
+        """The node record on the shared root: on every change, else every heartbeat period."""
+        res, cfg = self.config.resources, self.config
+        body = {
+            "name": cfg.name, "address": cfg.node_ip or "", "agent_pid": None if stopped else os.getpid(),
+            "num_gpus": res.num_gpus, "gpu_model": res.gpu_model, "num_cpus": res.num_cpus,
+            "ray_resource": noderegistry.node_resource(cfg.name),
+            "raylet": self.child is not None and self.child.alive(),
+            "joined_epoch": self.joined.epoch if self.joined else None,
+            "quarantined": quarantine is not None,
+            "quarantine_reason": quarantine.reason if quarantine else "",
+            "quarantined_at": quarantine.at if quarantine else None,
+            "quarantine_source": quarantine.source if quarantine else "",
+            "drain_until": quarantine.drain_until if quarantine else None,
+            "metrics_port": cfg.metrics_port, "stopped": stopped,
+        }
+        if not force and body == self.published and now - self.published_at < cfg.heartbeat_seconds:
             return
-        path = worker_status_path(self.config.shared_root, self.config.node_ip or "", self.config.state_dir)
         try:
-            write_status(path, status)
+            noderegistry.publish(cfg.shared_root, {**body, "heartbeat_at": now})
         except OSError as exc:
-            log.warning("worker: cannot publish status to %s: %s", path, exc)
+            self.last_error = f"cannot publish the node record: {exc}"
             return
-        self._published, self._published_at = body, status["updated_at"]
+        self.published, self.published_at = body, now

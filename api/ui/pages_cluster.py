@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from api.context import AppContext, get_ctx
+from api.routers.nodes import ray_nodes
 from api.ui.deps import Viewer, render, ui_acting
 from argus.authz import require_action
 from argus.services import queue
-from argus.services.nodes import nodes_view
+from argus.services import nodes
+from argus.services.headview import head_view
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 Ctx = Annotated[AppContext, Depends(get_ctx)]
@@ -36,6 +39,18 @@ def queue_page(request: Request, ctx: Ctx, who: Annotated[Viewer, Depends(ui_act
 
 
 @router.get("/nodes")
-def nodes_page(request: Request, ctx: Ctx, who: Annotated[Viewer, Depends(ui_acting("cluster.read"))]) -> Response:
-    require_action(who.principal, "cluster.read")
-    return render(request, "nodes.html", view=nodes_view(ctx.db, ctx.settings, ctx.provider))
+def nodes_page(request: Request, ctx: Ctx, who: Annotated[Viewer, Depends(ui_acting("node.read"))]) -> Response:
+    require_action(who.principal, "node.read")
+    found = ray_nodes(ctx)
+    ref = ctx.provider.current()
+    return render(request, "nodes.html", head=head_view(ctx.settings.shared_root, time.time()),
+                  rows=nodes.node_rows(ctx.db, ctx.settings, found), ray_reachable=found is not None,
+                  ray_why=ref.why_not, epoch=ref.epoch)
+
+
+@router.post("/nodes/{name}/release")
+def release(name: str, request: Request, ctx: Ctx,
+            who: Annotated[Viewer, Depends(ui_acting("node.release"))]) -> Response:
+    request.state.audit.target = f"node/{name}"
+    nodes.release(ctx.settings, who.principal, name, db=ctx.db, audit=request.state.audit)
+    return RedirectResponse("/ui/nodes", status_code=303)

@@ -70,6 +70,8 @@ def _print_dry_run(result: dict, output: str) -> None:
     click.echo("env: " + " ".join(f"{k}={v}" for k, v in sorted(env.items())))
     if "py_executable" in result["runtime_env"]:
         click.echo(f"python: {result['runtime_env']['py_executable']}")
+    for key, value in (result.get("verl_config") or {}).items():  # composed by the tree's hydra
+        click.echo(f"verl config: {key} = {json.dumps(value)}")
     decision = result["decision"]
     click.echo(f"decision: {'admit now' if decision['admit'] else 'wait'} — {decision['reason']}")
     if decision.get("preempt"):

@@ -24,6 +24,7 @@ from argus.scheduling.fairshare import accrue, charge_of, decay
 from argus.scheduling.planner import Admit, Node, Pending, Preempt, Snapshot, Wait, plan
 from argus.scheduling.policy import Policy, policy_from_settings
 from argus.scheduling.rebalance import apply_loans
+from argus.services import secrets
 from argus.services.prepare import Preparer
 from argus.services.snapshot import build_snapshot, worker_nodes
 from argus.settings import Settings
@@ -149,6 +150,8 @@ class Admitter:
                 request = self.preparer.compile(spec, task_id=task.id, attempt=number,
                                                 checkpoint_dir=task.checkpoint_dir, argv=task.argv,
                                                 job_prefix=self.job_prefix)
+                request = secrets.with_job_env(session, self.settings, request, task.owner,
+                                               self.job_prefix, task.id, spec.env)
             except (CompileError, ValueError, OSError) as exc:
                 transition(session, task.id, S.QUEUED, S.FAILED, reason=f"cannot compile: {exc}")
                 return None
@@ -205,6 +208,8 @@ class Admitter:
                 spec = load_spec_data(task.spec, source=f"task {task.id}")
                 request = self.preparer.compile(spec, task_id=task.id, attempt=live.number,
                                                 checkpoint_dir=task.checkpoint_dir, argv=task.argv)
+                request = secrets.with_job_env(session, self.settings, request, task.owner,
+                                               self.job_prefix, task.id, spec.env)
             # the id the claim stored (an attempt claimed before 0004 has no installation part)
             request = dataclasses.replace(request, submission_id=live.submission_id)
             self.submit(cluster, live.task_id, live.number, live.submission_id, request)

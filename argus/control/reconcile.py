@@ -17,7 +17,7 @@ from argus.db.models import Attempt, Task
 from argus.db.store import now, transition, update_attempt
 from argus.errors import JobNotFound, RayError, RayUnavailable
 from argus.ray_adapter import JobState, RayCluster
-from argus.services.tasks import latest_step
+from argus.verl.checkpoints import latest_step
 from argus.states import FOLLOWED, TaskStatus
 
 log = logging.getLogger(__name__)

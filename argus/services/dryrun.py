@@ -24,5 +24,6 @@ def dry_run_view(db: Database, settings: Settings, provider: ClusterProvider,
         "entrypoint_num_cpus": preview.entrypoint_num_cpus,
         "entrypoint_num_gpus": preview.entrypoint_num_gpus,
         "entrypoint_resources": preview.entrypoint_resources,
+        "verl_config": preview.verl_config,
         "decision": preview_decision(db, settings, provider, spec),
     }

@@ -5,7 +5,6 @@ Every function takes the database explicitly; nothing here talks to Ray.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -177,18 +176,3 @@ def resubmit(
         db, settings, spec, spec_text, owner=owner or actor, team=team,
         checkpoint_dir=None if fresh else old_ckpt, resubmit_of=task_id, audit=audit,
     )
-
-
-def latest_step(checkpoint_dir: str) -> int | None:
-    """The newest saved step: verl's ``latest_checkpointed_iteration.txt`` or ``global_step_N/``."""
-    root = Path(checkpoint_dir)
-    marker = root / "latest_checkpointed_iteration.txt"
-    try:
-        return int(marker.read_text().strip())
-    except (OSError, ValueError):
-        pass
-    try:
-        steps = [int(p.name.split("_")[-1]) for p in root.glob("global_step_*") if p.is_dir()]
-    except (OSError, ValueError):
-        return None
-    return max(steps) if steps else None

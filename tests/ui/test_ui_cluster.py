@@ -1,19 +1,18 @@
-"""The queue (planner's order, why-pending, quota bars) and the nodes page (head record, Ray's
-nodes with GPUs in use, a worker agent's published status with its quarantine reason)."""
+"""The queue (planner's order, why-pending, quota bars) and the nodes page (head record, the
+agents' node records joined with Ray's nodes and GPUs in use, quarantine and release)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
+from argus import noderegistry
 from argus.headrecord import HeadRecord, allocate_epoch, publish
+from argus.ray_adapter import NodeInfo
 from tests.ui.conftest import UiWorld, serve_ui, shot, sign_in
-from worker.agent import WorkerAgent, WorkerConfig
-from worker.resources import NodeResources
 
 QUOTA = {"red": {"quota": {"H100": {"nominal": 4, "borrowing_limit": 0, "lending_limit": 0}}},
          "blue": {"quota": {"H100": {"nominal": 4, "borrowing_limit": 0, "lending_limit": 0}}}}
@@ -45,6 +44,9 @@ def _until(check, timeout: float = 20.0):  # noqa: ANN001, ANN202
 @pytest.fixture(scope="module")
 def queued(ui_world: UiWorld) -> dict[str, int]:
     """alice runs 4 GPUs (red's whole quota); bob's 4 wait for quota; carol's 8 wait for room."""
+    ui_world.ray.node_list = [NodeInfo("w1", True, False, "10.0.0.1", {
+        "CPU": 4, "GPU": 8, "argus_worker": 1000, "accelerator_type:H100": 1,
+        noderegistry.node_resource("gpu-a"): 1})]
     ids = {"running": _submit(ui_world, "alice", "holds-red-quota", 4)}
     root = ui_world.client("root")
     _until(lambda: root.get(f"/v1/tasks/{ids['running']}").json()["status"] == "RUNNING")
@@ -83,35 +85,39 @@ def test_a_user_sees_only_their_teams_pending_work(page, ui_world, queued):  # n
     expect(page.locator(".team-quota[data-team='blue']")).to_have_count(0)
 
 
-def _head_and_agent(world: UiWorld, tmp: Path) -> None:
+def _head_and_agent(world: UiWorld) -> None:
     root = world.settings.shared_root
     epoch = allocate_epoch(root, "test")
     now = time.time()
     publish(root, HeadRecord(epoch, "10.0.0.9:6379", "http://10.0.0.9:8265", "session_x", "headhost",
                              4242, now, now + 600))
-    state = tmp / "worker-state"
-    state.mkdir()
-    (state / "quarantine").write_text("ECC errors on GPU 3\n")
-    agent = WorkerAgent(WorkerConfig(shared_root=root, state_dir=state, temp_dir=tmp,
-                                     resources=NodeResources(4, 8, "H100"), node_ip="10.0.0.1"))
-    agent._write_status()  # what the agent does every pass; publishes to the shared root
+    noderegistry.publish(root, {"name": "gpu-a", "address": "10.0.0.1", "num_gpus": 8, "gpu_model": "H100",
+                                "raylet": True, "quarantined": True, "quarantine_reason": "Xid 79 on GPU 3",
+                                "quarantined_at": now, "heartbeat_at": now})
 
 
-def test_nodes_page_shows_the_head_ray_nodes_gpus_in_use_and_a_quarantined_agent(  # noqa: ANN001
-        page, ui_world, queued, tmp_path):
-    _head_and_agent(ui_world, tmp_path)
-    sign_in(page, ui_world, "vera")  # a viewer may look at the cluster
+def test_nodes_page_shows_the_head_gpus_in_use_and_a_quarantined_node(page, ui_world, queued):  # noqa: ANN001
+    _head_and_agent(ui_world)
+    sign_in(page, ui_world, "vera")  # a viewer may look at the cluster, not release a node
     page.click("nav >> text=Nodes")
     expect(page.locator("#head-state")).to_have_text("live")
     expect(page.locator("#head")).to_contain_text("10.0.0.9:6379")
-    node = page.locator("#node-table tr[data-node='w1']")
+    node = page.locator("#node-table tr[data-node='gpu-a']")
     expect(node).to_contain_text("8 × H100")
     expect(node.locator("td.in-use")).to_have_text("4.0")
-    expect(node).to_contain_text("yes")  # its agent is quarantined
-    agent = page.locator("#agent-table tbody tr").first
-    expect(agent.locator("td.quarantine")).to_contain_text("ECC errors on GPU 3")
-    expect(agent).to_contain_text("10.0.0.1")
+    expect(node.locator("td.quarantine")).to_contain_text("Xid 79 on GPU 3")
+    expect(node.locator("button.release")).to_have_count(0)
     shot(page, "nodes")
     api = ui_world.client("vera").get("/v1/nodes").json()
-    assert api["head"]["epoch"] == int(page.locator("#head-epoch").inner_text())
-    assert ui_world.client("audrey").get("/v1/nodes").status_code == 403
+    assert [r["name"] for r in api["items"]] == ["gpu-a"]
+    assert page.locator("#head-epoch").inner_text().strip() != ""
+
+
+def test_an_admin_releases_a_quarantined_node(page, ui_world, queued):  # noqa: ANN001
+    _head_and_agent(ui_world)
+    sign_in(page, ui_world, "root")
+    page.goto("/ui/nodes")
+    page.click("#node-table tr[data-node='gpu-a'] button.release")
+    expect(page).to_have_url(f"{ui_world.url}/ui/nodes")
+    request = noderegistry.pending_release(ui_world.settings.shared_root, "gpu-a")
+    assert request is not None and request["by"] == "root"
