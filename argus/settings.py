@@ -86,6 +86,16 @@ class Settings(BaseSettings):
         default=30, ge=1,
         description="RAY_JOB_STOP_WAIT_TIME_S for a class with no grace_seconds of its own.",
     )
+    placement_timeout_s: float = Field(
+        default=600.0, ge=0,
+        description="A running job whose placement groups stay PENDING this long is stopped and "
+                    "requeued (counts as an attempt); 0: never.",
+    )
+    ray_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of every call to Ray's dashboard.")
+    transient_backoff_max_s: float = Field(
+        default=60.0, gt=0,
+        description="Longest wait between retries of a transient error at claim or submit (doubling from 1 s).",
+    )
     worker_resource: str = Field(
         default="argus_worker", description="Custom resource every worker node advertises."
     )

@@ -21,7 +21,7 @@ from argus.db.engine import Database
 from argus.db.models import Attempt, Task
 from argus.db.store import transition
 from argus.errors import RayError
-from argus.ray_adapter import NodeInfo, RayCluster
+from argus.ray_adapter import JobState, NodeInfo, RayCluster
 from argus.services.nodes import quarantined_ray_nodes
 from argus.settings import Settings
 from argus.states import TaskStatus
@@ -48,8 +48,11 @@ class Quarantines:
         return self._value
 
 
-def drain(db: Database, cluster: RayCluster, quarantined: dict[str, str]) -> list[int]:
-    """Move the tasks running on quarantined nodes to PREEMPTING; returns their ids."""
+def drain(db: Database, cluster: RayCluster, quarantined: dict[str, str],
+          jobs: dict[str, JobState] | None = None) -> list[int]:
+    """Move the tasks running on quarantined nodes to PREEMPTING; returns their ids.
+
+    ``jobs``: Ray's jobs as listed this tick (their driver nodes); without it each is asked."""
     if not quarantined:
         return []
     with db.read() as session:
@@ -59,7 +62,7 @@ def drain(db: Database, cluster: RayCluster, quarantined: dict[str, str]) -> lis
             .where(Task.status.in_([s.value for s in DRAINED]))).all()
     moved = []
     for task_id, status, number, placement, sid in rows:
-        node = next((n for n in placement or () if n in quarantined), None) or _driver_node(cluster, sid)
+        node = next((n for n in placement or () if n in quarantined), None) or _driver_node(cluster, sid, jobs)
         if node not in quarantined:
             continue
         reason = (f"{quarantined[node]}; stopping with its grace and requeueing it to resume from its "
@@ -72,7 +75,9 @@ def drain(db: Database, cluster: RayCluster, quarantined: dict[str, str]) -> lis
     return moved
 
 
-def _driver_node(cluster: RayCluster, sid: str) -> str | None:
+def _driver_node(cluster: RayCluster, sid: str, jobs: dict[str, JobState] | None) -> str | None:
+    if jobs is not None:
+        return jobs[sid].driver_node_id if sid in jobs else None
     try:
         return cluster.status(sid).driver_node_id
     except RayError:
