@@ -37,6 +37,8 @@ def create_app(
     storage = Storage(db, settings)
     storage.ensure_all()
     server_metrics = ServerMetrics(db, settings, provider, scheduler_state=_scheduler_state(scheduler))
+    if scheduler is not None:
+        scheduler.on_tick = server_metrics.tick.observe
     ctx = AppContext(settings, db, provider, Preparer(settings), server_metrics, scheduler, storage)
 
     @contextlib.asynccontextmanager
