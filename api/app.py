@@ -33,6 +33,8 @@ def create_app(
     embed = settings.embed_scheduler if embed_scheduler is None else embed_scheduler
     scheduler = Scheduler(db, settings, provider) if embed else None
     server_metrics = ServerMetrics(db, settings, provider, scheduler_state=_scheduler_state(scheduler))
+    if scheduler is not None:
+        scheduler.on_tick = server_metrics.tick.observe
     ctx = AppContext(settings, db, provider, Preparer(settings), server_metrics, scheduler)
 
     @contextlib.asynccontextmanager
