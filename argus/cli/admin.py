@@ -134,7 +134,7 @@ def team_show(state: CliState, name: str, output: str) -> None:
     table([[m["name"], m["role"]] for m in info["members"]], ["MEMBER", "ROLE"])
     rows = info.get("quota") or []
     if not rows:
-        click.echo("quota: none configured (ARGUS_TEAMS); the team is not limited")
+        click.echo("quota: none (argus team quota set); the team is not limited")
         return
 
     def num(value: float | None) -> str:

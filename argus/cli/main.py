@@ -13,6 +13,7 @@ from importlib.metadata import entry_points
 import click
 
 from argus.cli import admin as admin_cmds
+from argus.cli import policy as policy_cmds
 from argus.cli import secrets as secret_cmds
 from argus.cli import tasks as task_cmds
 from argus.cli.common import CliState
@@ -43,7 +44,7 @@ def cli(ctx: click.Context, server: str | None, debug: bool) -> None:
     ctx.obj = CliState(server=server, debug=debug)
 
 
-for command in [*task_cmds.COMMANDS, *admin_cmds.COMMANDS, *secret_cmds.COMMANDS]:
+for command in [*task_cmds.COMMANDS, *admin_cmds.COMMANDS, *secret_cmds.COMMANDS, *policy_cmds.COMMANDS]:
     cli.add_command(command)
 cli.add_command(scheduler_cmd)
 cli.add_command(up_cmd)

@@ -14,6 +14,7 @@ from argus.cluster import ClusterProvider
 from argus.db.engine import Database
 from argus.control.admit import Admitter
 from argus.scheduling.planner import Policy
+from argus.services.policy import PolicySource
 from argus.control.reconcile import Reconciler
 from argus.services.prepare import Preparer
 from argus.settings import Settings
@@ -28,12 +29,16 @@ class Scheduler:
         settings: Settings,
         provider: ClusterProvider,
         policy: Policy | None = None,
+        preparer: Preparer | None = None,
     ):
         self.db = db
         self.settings = settings
         self.provider = provider
         self.reconciler = Reconciler(db, settings.log_dir)
-        self.admitter = Admitter(db, settings, Preparer(settings), policy)
+        if preparer is None:
+            source = PolicySource(settings, db) if policy is None else PolicySource(settings, base=policy)
+            preparer = Preparer(settings, source)
+        self.admitter = Admitter(db, settings, preparer, policy)
         self.last_tick: float | None = None
         self.last_error: str = ""
         self._stop = threading.Event()
