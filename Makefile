@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test test-unit test-integration bench-submit bench-sched bench-rejoin clean lint-imports
+.PHONY: venv browser demo test test-unit test-integration bench-submit bench-sched bench-rejoin bench-cli clean lint-imports
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,12 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m argus.demo
 
-test: $(STAMP)
+# The UI tests drive Debian's chromium through Playwright (Playwright's own browser download
+# does not work offline); installed once, skipped when it is already there.
+browser:
+	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
+test: $(STAMP) browser
 	$(PY) -m pytest -q
 
 test-unit: $(STAMP)
@@ -31,6 +36,9 @@ bench-sched: $(STAMP)
 
 bench-rejoin: $(STAMP)
 	$(PY) bench/rejoin.py
+
+bench-cli: $(STAMP)
+	$(PY) bench/cli.py
 
 clean:
 	rm -rf $(VENV) .state .cache .pytest_cache

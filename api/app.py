@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from api import auth, errors, observe
+from api import auth, errors, observe, ui
 from api.context import AppContext
-from api.routers import audit, identity, metrics, policy, secrets, system, tasks
+from api.routers import audit, identity, metrics, nodes, policy, secrets, system, tasks
 from argus import __version__
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
@@ -62,6 +62,8 @@ def create_app(
     app.include_router(secrets.router)
     app.include_router(policy.router)
     app.include_router(metrics.router)
+    app.include_router(nodes.router)
+    ui.install(app, settings)
     return app
 
 

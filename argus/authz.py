@@ -41,6 +41,8 @@ ACTIONS = {
     "secret.read": "list secret names (never the values)",
     "policy.read": "see the priority classes and the teams' quotas",
     "policy.write": "change a priority class or a team's quota (takes effect at the next tick)",
+    "node.read": "list worker nodes: state, GPUs, quarantine reason, heartbeat, zombies",
+    "node.release": "lift a node's quarantine (after an Xid)",
 }
 
 O, T, A = Scope.OWN, Scope.TEAM, Scope.ALL
@@ -52,13 +54,14 @@ PERMISSIONS: dict[str, dict[str, Scope]] = {
     "team-admin": {
         "task.submit": O, "task.list": T, "task.read": T, "task.logs": T, "task.cancel": T,
         "task.resubmit": T, "user.create": T, "user.grant": T, "team.read": T, **_SELF, "user.read": T,
-        **_SECRETS, "policy.read": A,
+        **_SECRETS, "node.read": A, "policy.read": A,
     },
     "user": {
         "task.submit": O, "task.list": T, "task.read": T, "task.logs": O, "task.cancel": O,
-        "task.resubmit": O, "team.read": T, **_SELF, **_SECRETS, "policy.read": A,
+        "task.resubmit": O, "team.read": T, **_SELF, **_SECRETS, "node.read": A, "policy.read": A,
     },
-    "viewer": {"task.list": T, "task.read": T, "task.logs": T, "team.read": T, "policy.read": A, **_SELF},
+    "viewer": {"task.list": T, "task.read": T, "task.logs": T, "team.read": T, **_SELF, "node.read": A,
+               "policy.read": A},
     "auditor": {"audit.read": A, **_SELF},
 }
 

@@ -68,6 +68,7 @@ async def submit(
             "entrypoint_num_cpus": preview.entrypoint_num_cpus,
             "entrypoint_num_gpus": preview.entrypoint_num_gpus,
             "entrypoint_resources": preview.entrypoint_resources,
+            "verl_config": preview.verl_config,
             "decision": preview_decision(ctx.db, ctx.settings, ctx.provider, spec, ctx.preparer.policy.current()),
         }
     return task_service.create_task(ctx.db, ctx.settings, spec, text, owner=owner, team=team,

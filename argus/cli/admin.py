@@ -1,47 +1,22 @@
-"""Identity and audit commands: admin init, user, team, token, whoami, audit."""
+"""Identity commands over HTTP: user, team, token, whoami (no database, no server code)."""
 
 from __future__ import annotations
-
-import sys
 
 import click
 
 from argus.authz import GRANTABLE
-from argus.cli.common import CliState, output_option
+from argus.cli.common import CliState, output_option, pass_state
 from argus.cli.config import write_config
 from argus.cli.output import emit_json, table, when
-from argus.db.engine import Database
-from argus.services import audit as audit_service
-from argus.services import identity
-from argus.settings import load_settings
-
-pass_state = click.make_pass_decorator(CliState)
+from argus.cli.policy import quota
 
 
-def _show_secret(result: dict, save: bool, server: str | None) -> None:
+def show_secret(result: dict, save: bool, server: str | None) -> None:
     click.echo(f"token {result['name']} for {result['user']} (shown once, store it now):")
     click.echo(result["token"])
     if save:
         path = write_config({"token": result["token"], **({"server": server} if server else {})})
         click.echo(f"saved to {path} (mode 600)", err=True)
-
-
-@click.group()
-def admin() -> None:
-    """Bootstrap: create the first admin directly in the server's database."""
-
-
-@admin.command("init")
-@click.argument("name")
-@click.option("--team", help="Put the admin in this team (created if missing).")
-@click.option("--save", is_flag=True, help="Also write the token to the CLI config file (0600).")
-@pass_state
-def admin_init(state: CliState, name: str, team: str | None, save: bool) -> None:
-    """Create the first admin NAME and print their token once (uses ARGUS_DB_URL/ARGUS_STATE_DIR).
-
-    Refused when an admin already exists: there is no default password."""
-    result = identity.init_admin(load_settings().database_url, name, team=team)
-    _show_secret(result, save, state.server)
 
 
 @click.group()
@@ -103,7 +78,10 @@ def user_revoke_grant(state: CliState, name: str, permission: str, output: str) 
 
 @click.group()
 def team() -> None:
-    """Teams: create, list, show (members and GPUs in use)."""
+    """Teams: create, list, show (members and GPUs in use); quota (admins set it)."""
+
+
+team.add_command(quota)
 
 
 @team.command("create")
@@ -161,7 +139,7 @@ def token_create(state: CliState, user_name: str | None, name: str | None, expir
                  save: bool) -> None:
     client = state.client()
     result = client.create_token(user_name or client.whoami()["user"], name=name, expires=expires)
-    _show_secret(result, save, state.server)
+    show_secret(result, save, state.server)
 
 
 @token.command("list")
@@ -201,50 +179,3 @@ def whoami(state: CliState, output: str) -> None:
     click.echo(f"{me['user']} (role {me['role']}, team {me['team'] or '-'}, token {me['token']})")
     for action, scope in me["permissions"].items():
         click.echo(f"  {action}: {scope}")
-
-
-@click.group()
-def audit() -> None:
-    """The audit trail: verify its hash chain, export it."""
-
-
-@audit.command("verify")
-@click.option("--local", is_flag=True,
-              help="Read the server's database directly (ARGUS_DB_URL/ARGUS_STATE_DIR), "
-              "e.g. while the server is down.")
-@pass_state
-def audit_verify(state: CliState, local: bool) -> None:
-    """Check the chain; exit 1 and name the first broken entry if it does not hold."""
-    report = _verify_local() if local else state.client().audit_verify()
-    if report["ok"]:
-        click.echo(f"ok: {report['entries']} entries, head {report['head_hash']}")
-        return
-    broken = report["first_broken"]
-    click.echo(f"BROKEN at entry {broken['id']} ({broken['time']}): {broken['reason']}; "
-               f"{report['entries']} entries before it verify", err=True)
-    sys.exit(1)
-
-
-def _verify_local() -> dict:
-    db = Database(load_settings().database_url)
-    try:
-        return audit_service.verify(db)
-    finally:
-        db.dispose()
-
-
-@audit.command("export")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl")
-@click.option("--since", help="ISO 8601 time (UTC if no zone) or epoch seconds.")
-@click.option("--until")
-@click.option("--user", "user_name")
-@click.option("--action", help="Exact action, or a prefix ending in '.' (task.).")
-@pass_state
-def audit_export(state: CliState, fmt: str, since: str | None, until: str | None,
-                 user_name: str | None, action: str | None) -> None:
-    for chunk in state.client().audit_export(format=fmt, since=since, until=until,
-                                             user=user_name, action=action):
-        click.echo(chunk, nl=False)
-
-
-COMMANDS = [admin, user, team, token, whoami, audit]

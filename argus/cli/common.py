@@ -29,3 +29,5 @@ output_option = click.option(
     "--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True,
     help="Print text for people or JSON for scripts.",
 )
+
+pass_state = click.make_pass_decorator(CliState)

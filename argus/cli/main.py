@@ -8,22 +8,43 @@ from __future__ import annotations
 
 import sys
 import traceback
-from importlib.metadata import entry_points
 
 import click
 
-from argus.cli import admin as admin_cmds
-from argus.cli import policy as policy_cmds
-from argus.cli import secrets as secret_cmds
-from argus.cli import tasks as task_cmds
 from argus.cli.common import CliState
-from argus.cli.serve import scheduler_cmd
-from argus.cli.up import down_cmd, up_cmd
+from argus.cli.lazy import LazyGroup
 from argus.errors import ArgusError, InvalidSpec
-from taskspec import SpecError
+
+# Each command's module is imported only when that command runs (``argus --help`` imports none
+# of them): the client commands answer at once, without FastAPI, SQLAlchemy or Ray. Adapters
+# (api, head, worker) add theirs through the "argus.commands" entry-point group, so the core
+# never imports them (the layering test checks that).
+COMMANDS = {
+    "submit": "argus.cli.submit:submit",
+    "validate": "argus.cli.submit:validate",
+    "schema": "argus.cli.submit:schema",
+    "list": "argus.cli.tasks:list_cmd",
+    "status": "argus.cli.tasks:status",
+    "logs": "argus.cli.tasks:logs",
+    "cancel": "argus.cli.tasks:cancel",
+    "resubmit": "argus.cli.tasks:resubmit",
+    "user": "argus.cli.admin:user",
+    "team": "argus.cli.admin:team",
+    "priority-class": "argus.cli.policy:priority_class",
+    "token": "argus.cli.admin:token",
+    "whoami": "argus.cli.admin:whoami",
+    "secret": "argus.cli.secrets:secret",
+    "audit": "argus.cli.audit:audit",
+    "admin": "argus.cli.bootstrap:admin",
+    "scheduler": "argus.cli.serve:scheduler_cmd",
+    "up": "argus.cli.up:up_cmd",
+    "down": "argus.cli.up:down_cmd",
+    "nodes": "argus.cli.ops:nodes_cmd",
+    "node": "argus.cli.ops:node_group",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=LazyGroup, builtins=COMMANDS, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--server", envvar="ARGUS_SERVER", default=None,
               help="Argus API URL (env ARGUS_SERVER; else 'server' in the config file; "
               "else http://127.0.0.1:8080).")
@@ -44,16 +65,6 @@ def cli(ctx: click.Context, server: str | None, debug: bool) -> None:
     ctx.obj = CliState(server=server, debug=debug)
 
 
-for command in [*task_cmds.COMMANDS, *admin_cmds.COMMANDS, *secret_cmds.COMMANDS, *policy_cmds.COMMANDS]:
-    cli.add_command(command)
-cli.add_command(scheduler_cmd)
-cli.add_command(up_cmd)
-cli.add_command(down_cmd)
-# Adapters (api, head, worker) add their commands through the "argus.commands" entry-point
-# group, so the core never imports them (the layering test checks that).
-for entry in entry_points(group="argus.commands"):
-    cli.add_command(entry.load(), name=entry.name)
-
 
 def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
@@ -65,8 +76,8 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except (SpecError, InvalidSpec) as exc:
-        click.echo(str(exc) if isinstance(exc, SpecError) else exc.message, err=True)
+    except InvalidSpec as exc:
+        click.echo(exc.message, err=True)
         sys.exit(2)
     except ArgusError as exc:
         if debug:

@@ -1,21 +1,20 @@
-"""``argus team quota …`` and ``argus priority-class …``: the run-time policy (admins change it)."""
+"""``argus team quota …`` and ``argus priority-class …``: the run-time policy (admins change it).
+
+``quota`` hangs under ``argus team`` (argus/cli/admin.py adds it)."""
 
 from __future__ import annotations
 
 import click
 
-from argus.cli.admin import team
-from argus.cli.common import CliState, output_option
+from argus.cli.common import CliState, output_option, pass_state
 from argus.cli.output import emit_json, table
-
-pass_state = click.make_pass_decorator(CliState)
 
 
 def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
 
-@team.group("quota")
+@click.group("quota")
 def quota() -> None:
     """Teams' GPU quotas and fair-share weights (stored in the database; no restart needed)."""
 
@@ -113,5 +112,3 @@ def class_delete(state: CliState, name: str) -> None:
     state.client().delete_priority_class(name)
     click.echo(f"priority class {name} removed")
 
-
-COMMANDS = [priority_class]

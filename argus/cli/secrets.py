@@ -6,10 +6,8 @@ import sys
 
 import click
 
-from argus.cli.common import CliState, output_option
+from argus.cli.common import CliState, output_option, pass_state
 from argus.cli.output import emit_json, table, when
-
-pass_state = click.make_pass_decorator(CliState)
 
 
 @click.group()
@@ -72,5 +70,3 @@ def secret_rm(state: CliState, name: str, user: str | None, output: str) -> None
     result = state.client().delete_secret(name, user=user)
     emit_json(result) if output == "json" else click.echo(f"secret {name} removed")
 
-
-COMMANDS = [secret]

@@ -1,86 +1,21 @@
-"""Task commands: submit, validate, list, status, logs, cancel, resubmit, schema."""
+"""Task commands over HTTP: list, status, logs, cancel, resubmit (no task-file parsing here)."""
 
 from __future__ import annotations
 
-import json
-import sys
 import time
-from pathlib import Path
 
 import click
 
-from argus.cli.common import CliState, output_option
+from argus.cli.common import CliState, output_option, pass_state
 from argus.cli.output import age, emit_json, table, task_block
-from argus.client import ArgusClient, ApiError
-from argus.errors import ArgusError, Unavailable
+from argus.client import ArgusClient
 from argus.states import is_terminal
-from taskspec import SpecError, load_spec, resolve_relative_paths, spec_json_schema
-
-pass_state = click.make_pass_decorator(CliState)
 
 
-def read_spec_file(path: str) -> dict:
-    """Parse and check a task file locally; relative paths become absolute (from the file's dir)."""
-    file = Path(path)
-    try:
-        text = file.read_text()
-    except OSError as exc:
-        raise click.ClickException(f"{path}: cannot read: {exc.strerror}") from exc
-    spec = load_spec(text, source=path)
-    spec = resolve_relative_paths(spec, Path.cwd(), file.resolve().parent)
-    return spec.model_dump(mode="json")
-
-
-def _summary(task: dict) -> dict:
+def summary(task: dict) -> dict:
     keys = ("id", "name", "status", "reason", "attempts", "max_attempts", "latest_step",
             "priority", "submission_id")
     return {k: task.get(k) for k in keys}
-
-
-@click.command()
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--follow", "-f", is_flag=True, help="Follow the task to its end, with its logs.")
-@click.option("--dry-run", is_flag=True, help="Check and show the exact Ray job; queue nothing.")
-@click.option("--idempotency-key", help="Retrying with the same key returns the same task.")
-@output_option
-@pass_state
-def submit(state: CliState, file: str, follow: bool, dry_run: bool, idempotency_key: str | None,
-           output: str) -> None:
-    """Queue the task described in FILE (YAML)."""
-    spec = read_spec_file(file)
-    client = state.client()
-    result = client.submit(spec, source=file, dry_run=dry_run, idempotency_key=idempotency_key)
-    if dry_run:
-        _print_dry_run(result, output)
-        return
-    if output == "json" and not follow:
-        emit_json(_summary(result))
-        return
-    if output == "text":
-        click.echo(f"task {result['id']} ({result['name']}) queued: {result['reason']}")
-    if follow:
-        final = follow_task(client, result["id"], quiet=output == "json")
-        if output == "json":
-            emit_json(_summary(final))
-        sys.exit(0 if final["status"] == "SUCCEEDED" else 1)
-
-
-def _print_dry_run(result: dict, output: str) -> None:
-    if output == "json":
-        emit_json(result)
-        return
-    click.echo("dry run: nothing was queued")
-    click.echo(f"entrypoint: {result['entrypoint']}")
-    click.echo(f"driver resources: {result['entrypoint_num_cpus']:g} CPU, "
-               f"{result['entrypoint_num_gpus']:g} GPU, {json.dumps(result['entrypoint_resources'])}")
-    env = result["runtime_env"].get("env_vars", {})
-    click.echo("env: " + " ".join(f"{k}={v}" for k, v in sorted(env.items())))
-    if "py_executable" in result["runtime_env"]:
-        click.echo(f"python: {result['runtime_env']['py_executable']}")
-    decision = result["decision"]
-    click.echo(f"decision: {'admit now' if decision['admit'] else 'wait'} — {decision['reason']}")
-    if decision.get("preempt"):
-        click.echo("would preempt: " + ", ".join(f"task {t}" for t in decision["preempt"]))
 
 
 def follow_task(client: ArgusClient, task_id: int, *, quiet: bool = False,
@@ -103,25 +38,6 @@ def follow_task(client: ArgusClient, task_id: int, *, quiet: bool = False,
             return task
         time.sleep(poll_s)
     raise click.ClickException(f"stopped following task {task_id} after {max_s:.0f}s")
-
-
-@click.command()
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--offline", is_flag=True, help="Only the local schema checks; skip the server's.")
-@pass_state
-def validate(state: CliState, file: str, offline: bool) -> None:
-    """Check FILE: the schema here, then the server's checks (paths, verl config) if reachable."""
-    spec = read_spec_file(file)
-    if offline:
-        click.echo(f"{file}: valid (schema only)")
-        return
-    try:
-        result = state.client().submit(spec, source=file, dry_run=True)
-    except Unavailable as exc:
-        click.echo(f"{file}: schema valid; server checks skipped ({exc.message})")
-        return
-    click.echo(f"{file}: valid")
-    click.echo(f"entrypoint: {result['entrypoint']}")
 
 
 @click.command("list")
@@ -194,7 +110,7 @@ def cancel(state: CliState, task_id: int, output: str) -> None:
     """Cancel a task (a running one is stopped by the scheduler)."""
     task = state.client().cancel(task_id)
     if output == "json":
-        emit_json(_summary(task))
+        emit_json(summary(task))
     else:
         click.echo(f"task {task_id}: {task['status']}")
 
@@ -208,16 +124,6 @@ def resubmit(state: CliState, task_id: int, fresh: bool, output: str) -> None:
     """Queue an ended task again as a new task (resumes from its checkpoints)."""
     task = state.client().resubmit(task_id, fresh=fresh)
     if output == "json":
-        emit_json(_summary(task))
+        emit_json(summary(task))
     else:
         click.echo(f"task {task['id']} queued as a resubmission of {task_id}")
-
-
-@click.command()
-def schema() -> None:
-    """Print the JSON schema of task files."""
-    emit_json(spec_json_schema())
-
-
-COMMANDS = [submit, validate, list_cmd, status, logs, cancel, resubmit, schema]
-__all__ = ["COMMANDS", "ApiError", "ArgusError", "SpecError"]

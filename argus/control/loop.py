@@ -34,7 +34,7 @@ class Scheduler:
         self.db = db
         self.settings = settings
         self.provider = provider
-        self.reconciler = Reconciler(db, settings.log_dir)
+        self.reconciler = Reconciler(db, settings.log_dir, settings.placement_timeout_s)
         if preparer is None:
             source = PolicySource(settings, db) if policy is None else PolicySource(settings, base=policy)
             preparer = Preparer(settings, source)
@@ -46,9 +46,8 @@ class Scheduler:
 
     def tick(self) -> None:
         ref = self.provider.current()
-        if ref.cluster is not None:
-            self.reconciler.run(ref.cluster, ref.epoch)
-        self.admitter.run(ref.cluster, ref.epoch, ref.why_not)
+        jobs = self.reconciler.run(ref.cluster, ref.epoch) if ref.cluster is not None else None
+        self.admitter.run(ref.cluster, ref.epoch, ref.why_not, jobs)
         self.last_tick = time.time()
 
     def run_forever(self) -> None:

@@ -78,3 +78,18 @@ def follow(db: Database, settings: Settings, provider: ClusterProvider, task_id:
         if not live:
             return
         time.sleep(poll_s)
+
+
+def snapshot(db: Database, settings: Settings, provider: ClusterProvider, task_id: int,
+             attempt: int | None = None) -> tuple[int, str, bool]:
+    """One look at a task's log for a follower that keeps its own pace (the web UI's async
+    stream): (attempt number shown, its log so far, whether more may come). Ray errors read
+    as "nothing new yet"."""
+    found, live = _attempt(db, task_id, attempt)
+    if found is None:
+        return 0, "", live
+    try:
+        text = read(db, settings, provider, task_id, found.number)
+    except RayError:
+        text = ""
+    return found.number, text, live

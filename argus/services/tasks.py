@@ -5,7 +5,6 @@ Every function takes the database explicitly; nothing here talks to Ray.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -122,6 +121,7 @@ def get(db: Database, task_id: int) -> dict[str, Any]:
         view["attempt_history"] = [
             {"number": a.number, "submission_id": a.submission_id, "status": a.status,
              "placement": a.placement, "message": a.message, "exit_code": a.exit_code,
+             "termination": a.termination,
              "created_at": a.created_at, "started_at": a.started_at, "ended_at": a.ended_at}
             for a in session.scalars(
                 select(Attempt).where(Attempt.task_id == task_id).order_by(Attempt.number)
@@ -189,17 +189,3 @@ def resubmit(
                          idempotency_key=None, checkpoint_dir=None if fresh else old.checkpoint_dir,
                          resubmit_of=task_id, audit=audit)
 
-
-def latest_step(checkpoint_dir: str) -> int | None:
-    """The newest saved step: verl's ``latest_checkpointed_iteration.txt`` or ``global_step_N/``."""
-    root = Path(checkpoint_dir)
-    marker = root / "latest_checkpointed_iteration.txt"
-    try:
-        return int(marker.read_text().strip())
-    except (OSError, ValueError):
-        pass
-    try:
-        steps = [int(p.name.split("_")[-1]) for p in root.glob("global_step_*") if p.is_dir()]
-    except (OSError, ValueError):
-        return None
-    return max(steps) if steps else None

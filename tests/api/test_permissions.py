@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 
+from argus import noderegistry
 from argus.authz import ACTIONS
 from argus.services import identity
 from argus.services import tasks as task_service
@@ -45,6 +46,8 @@ EXPECTED = {
     "secret.read":   ("yyy", "ynn", "ynn", "nnn", "nnn"),
     "policy.read":   ("y--", "y--", "y--", "y--", "n--"),
     "policy.write":  ("y--", "n--", "n--", "n--", "n--"),
+    "node.read":     ("y--", "y--", "y--", "y--", "n--"),
+    "node.release":  ("y--", "n--", "n--", "n--", "n--"),
 }
 ROLES = list(ACTOR)
 CELLS = [
@@ -123,6 +126,13 @@ def attempt(world, action: str, actor: str, target: str) -> tuple[int, bool | No
         return http.get("/v1/policy").status_code, None
     if action == "policy.write":  # a team no other cell uses
         return http.put(f"/v1/teams/q-{uuid.uuid4().hex[:8]}/quota", json={"weight": 2}).status_code, None
+    if action == "node.read":
+        return http.get("/v1/nodes").status_code, None
+    if action == "node.release":
+        name = f"n-{uuid.uuid4().hex[:8]}"
+        noderegistry.publish(world.settings.shared_root, {"name": name, "quarantined": True,
+                                                          "quarantine_reason": "Xid 79", "heartbeat_at": 1.0})
+        return http.post(f"/v1/nodes/{name}/release").status_code, None
     raise AssertionError(f"no test for {action}")
 
 

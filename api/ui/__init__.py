@@ -1,0 +1,81 @@
+"""The web UI at /ui: server-rendered pages (Jinja2), one CSS and one JS file, no CDN.
+
+Another adapter beside the REST routers: it authenticates a browser session and calls the same
+services (argus/services/*) with the same permission table; it holds no business logic.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.errors import error_body
+from api.ui import pages_auth, pages_tasks
+from api.ui.deps import NeedsLogin, environment, login_url, render
+from api.ui.sessions import SessionStore
+from argus.errors import ArgusError
+from argus.settings import Settings
+
+STATIC = Path(__file__).parent / "static"
+# Everything from this server, nothing inline, no framing: the pages work offline by construction.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+
+def _is_page(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith("/ui") and not path.startswith(("/ui/api/", "/ui/static/"))
+
+
+def _install_errors(app: FastAPI) -> None:
+    """Pages answer errors as HTML; /ui/api/ keeps the one JSON error shape."""
+    json_argus = app.exception_handlers[ArgusError]
+    json_http = app.exception_handlers[StarletteHTTPException]
+
+    async def argus_error(request: Request, exc: ArgusError) -> Response:
+        if not _is_page(request):
+            return await json_argus(request, exc)
+        return render(request, "error.html", exc.http_status, title=exc.code.replace("_", " "),
+                      message=exc.message)
+
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if not _is_page(request):
+            return await json_http(request, exc)
+        return render(request, "error.html", exc.status_code, title=str(exc.status_code),
+                      message=str(exc.detail))
+
+    async def needs_login(request: Request, _exc: NeedsLogin) -> Response:
+        if request.url.path.startswith("/ui/api/") or request.method != "GET":
+            body = error_body(request, "unauthorized", "your session has ended; sign in again at /ui/login")
+            return JSONResponse(body, 401)
+        return RedirectResponse(login_url(request), status_code=303)
+
+    app.add_exception_handler(ArgusError, argus_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(NeedsLogin, needs_login)
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    app.state.ui_sessions = SessionStore(settings.ui_session_seconds)
+    app.state.ui_templates = environment()
+    _install_errors(app)
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next):  # noqa: ANN001, ANN202
+        response = await call_next(request)
+        if request.url.path.startswith("/ui"):
+            response.headers["Content-Security-Policy"] = CSP
+            response.headers["X-Frame-Options"] = "DENY"
+            response.headers["X-Content-Type-Options"] = "nosniff"
+            response.headers["Referrer-Policy"] = "same-origin"
+            if _is_page(request):
+                response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
+    for module in (pages_auth, pages_tasks):
+        app.include_router(module.router)
