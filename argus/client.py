@@ -223,7 +223,7 @@ class ArgusClient:
 
     def set_team_quota(self, team: str, **body: Any) -> dict:
         return self._request("PUT", f"/v1/teams/{team}/quota",
-                             json={k: v for k, v in body.items() if v is not None}).json()
+                             json_body={k: v for k, v in body.items() if v is not None}).json()
 
     def clear_team_quota(self, team: str, flavor: str | None = None) -> dict:
         return self._request("DELETE", f"/v1/teams/{team}/quota",
@@ -231,7 +231,7 @@ class ArgusClient:
 
     def set_priority_class(self, name: str, **body: Any) -> dict:
         return self._request("PUT", f"/v1/priority-classes/{name}",
-                             json={k: v for k, v in body.items() if v is not None}).json()
+                             json_body={k: v for k, v in body.items() if v is not None}).json()
 
     def delete_priority_class(self, name: str) -> dict:
         return self._request("DELETE", f"/v1/priority-classes/{name}").json()
