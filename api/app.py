@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api import auth, errors, observe, ui
 from api.context import AppContext
-from api.routers import audit, identity, metrics, nodes, policy, secrets, system, tasks
+from api.routers import audit, cluster, identity, metrics, nodes, policy, secrets, system, tasks
 from argus import __version__
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
@@ -38,6 +38,8 @@ def create_app(
     server_metrics = ServerMetrics(db, settings, provider, scheduler_state=_scheduler_state(scheduler),
                                    policy=preparer.policy)
     ctx = AppContext(settings, db, provider, preparer, server_metrics, scheduler)
+    if scheduler is not None:
+        scheduler.on_tick = server_metrics.tick.observe
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -59,6 +61,7 @@ def create_app(
     app.include_router(tasks.router)
     app.include_router(identity.router)
     app.include_router(audit.router)
+    app.include_router(cluster.router)
     app.include_router(secrets.router)
     app.include_router(policy.router)
     app.include_router(metrics.router)
