@@ -23,10 +23,12 @@ from argus.ray_adapter import JobState, RayCluster
 from argus.scheduling.fairshare import accrue, charge_of, decay
 from argus.scheduling.outcome import backoff_s, build_error_is_transient
 from argus.scheduling.planner import Admit, Node, Pending, Preempt, Snapshot, Wait, plan
-from argus.scheduling.policy import Policy, policy_from_settings
+from argus.scheduling.policy import Policy
 from argus.scheduling.rebalance import apply_loans
+from argus.services.policy import PolicySource
 from argus.services import secrets
 from argus.services.prepare import Preparer
+from argus.control.drain import Quarantines, drain
 from argus.services.snapshot import build_snapshot, worker_nodes
 from argus.settings import Settings
 from argus.states import TaskStatus
@@ -61,10 +63,12 @@ class Admitter:
         self.db = db
         self.settings = settings
         self.preparer = preparer
-        self.policy = policy or policy_from_settings(settings)
+        # a fixed policy (tests, simulations) or the process's one source (settings + database)
+        self.source = PolicySource(settings, base=policy) if policy is not None else preparer.policy
         self._rebalanced_at = 0.0
         self._job_prefix: str | None = None
         self._backoff: dict[int, tuple[int, float]] = {}  # task id -> (transient errors in a row, retry at)
+        self.quarantines = Quarantines(settings)
 
     @property
     def job_prefix(self) -> str:
@@ -81,10 +85,15 @@ class Admitter:
         reachable = cluster is not None
         if cluster is not None:
             try:
-                nodes = worker_nodes(cluster.nodes(), self.settings.worker_resource)
+                infos = cluster.nodes()
             except RayError as exc:
                 log.warning("cannot list Ray nodes: %s", exc)
                 reachable = False
+            else:
+                quarantined = self.quarantines.of(infos)  # a quarantined node gets no new work
+                nodes = worker_nodes([i for i in infos if i.node_id not in quarantined],
+                                     self.settings.worker_resource)
+                drain(self.db, cluster, quarantined, jobs)
         if cluster is not None and reachable and jobs is not None:
             self.retry_submitting(cluster, epoch, jobs)
         policy = self.current_policy()
@@ -101,18 +110,19 @@ class Admitter:
                 if self.admit(cluster, epoch, decision):
                     admitted.append(pending[decision.task_id])
         if reachable:
-            save_usage(self.db, self.policy, snapshot, admitted)
+            save_usage(self.db, policy, snapshot, admitted)
 
     def current_policy(self) -> Policy:
         """The policy with open quota loans folded in; rebalances first when the period is up."""
         period = self.settings.rebalance_period_seconds
-        if not self.policy.teams or period <= 0:
-            return self.policy
+        policy = self.source.current()
+        if not policy.teams or period <= 0:
+            return policy
         if now() - self._rebalanced_at >= period:
             self._rebalanced_at = now()
-            snapshot = build_snapshot(self.db, self.settings, [], True, self.policy)
-            rebalance_now(self.db, self.policy, snapshot, self.settings.rebalance_threshold)
-        return apply_loans(self.policy, open_loans(self.db))
+            snapshot = build_snapshot(self.db, self.settings, [], True, policy)
+            rebalance_now(self.db, policy, snapshot, self.settings.rebalance_threshold)
+        return apply_loans(policy, open_loans(self.db))
 
     def preempt(self, decision: Preempt) -> bool:
         """RUNNING/SUBMITTED → PREEMPTING; the reconciler stops the Ray job and requeues the task."""

@@ -9,6 +9,7 @@ outright.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path, PurePosixPath
 
 from taskspec import CustomTask, SpecIssue, VerlTask
@@ -51,6 +52,19 @@ def _malformed(value: str) -> str | None:
         return (f"has a component of {len(longest.encode())} bytes ('{longest[:40]}…'); "
                 f"a file name has at most {NAME_MAX}")
     return None
+
+
+SNAPSHOT_RE = re.compile(r"/users/[^/]+/\.argus/snapshots/([0-9a-f]{64})(?:/|$)")
+
+
+def snapshots_in(spec: CustomTask | VerlTask) -> dict[str, str]:
+    """{field path: snapshot id} of every path that lies in a code snapshot (docs/data.md)."""
+    found = {}
+    for field, value in referenced_paths(spec):
+        match = SNAPSHOT_RE.search(value)
+        if match:
+            found[field] = match.group(1)
+    return found
 
 
 def check_path(field: str, value: str, roots: list[Path]) -> SpecIssue | None:
