@@ -70,7 +70,7 @@ def create_app(
     # Plain ASGI, outermost added last: ids and source, the timing (it times the audit
     # write too), the body limit, the audit trail.
     app.add_middleware(AuditTrail, db=db, gate=NoiseGate(settings.audit_noise_per_minute))
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, uploads=_upload_limits(settings))
     app.add_middleware(Timing, metrics=server_metrics)
     app.add_middleware(RequestContext, trusted_proxies=settings.trusted_proxies)
     app.include_router(system.router)
@@ -92,3 +92,9 @@ def _scheduler_state(scheduler: Scheduler | None):  # noqa: ANN202
     if scheduler is None:
         return None
     return lambda: {"healthy": scheduler.healthy(), "last_tick": scheduler.last_tick}
+
+
+def _upload_limits(settings: Settings) -> tuple[tuple[str, int], ...]:
+    """The routes that stream big bodies to disk, with the bounds they enforce themselves."""
+    snapshot = settings.snapshot_max_bytes + max(1 << 20, settings.snapshot_max_bytes // 10)
+    return (("/v1/fs/content", settings.upload_chunk_max_bytes), ("/v1/snapshots/", snapshot))

@@ -97,40 +97,49 @@ class RequestContext:
 
 
 def too_large_message(limit: int) -> str:
-    return (f"the request body is larger than {limit} bytes (ARGUS_MAX_BODY_BYTES); "
-            "a task spec is a few kilobytes, keep data and code on the shared filesystem")
+    return (f"the request body is larger than {limit} bytes (ARGUS_MAX_BODY_BYTES, or the "
+            "upload limits for files and snapshots); a task spec is a few kilobytes")
 
 
 class BodyLimit:
-    """413 for a body over ``limit`` bytes, before reading it when Content-Length says so."""
+    """413 for a body over ``limit`` bytes, before reading it when Content-Length says so.
 
-    def __init__(self, app: ASGIApp, limit: int):
+    ``uploads``: (path prefix, limit) of routes that stream large bodies (file chunks, code
+    snapshots) to disk and hold to their own, larger limit; the body is still bounded there."""
+
+    def __init__(self, app: ASGIApp, limit: int, uploads: tuple[tuple[str, int], ...] = ()):
         self.app = app
         self.limit = limit
+        self.uploads = uploads
+
+    def _limit_for(self, path: str) -> int:
+        return next((limit for prefix, limit in self.uploads if path.startswith(prefix)), self.limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit_for(scope["path"])
         declared = _content_length(scope)
-        if declared is not None and declared > self.limit:
-            await _refuse(scope, send, 413, "too_large", too_large_message(self.limit))
+        if declared is not None and declared > limit:
+            await _refuse(scope, send, 413, "too_large", too_large_message(limit))
             return
-        await self.app(scope, self._counting(receive), send)
+        await self.app(scope, _counting(receive, limit), send)
 
-    def _counting(self, receive: Receive) -> Receive:
-        seen = 0
 
-        async def bounded() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:  # the route's body read fails; the handler answers 413
-                    raise HTTPException(413, too_large_message(self.limit))
-            return message
+def _counting(receive: Receive, limit: int) -> Receive:
+    seen = 0
 
-        return bounded
+    async def bounded() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:  # the route's body read fails; the handler answers 413
+                raise HTTPException(413, too_large_message(limit))
+        return message
+
+    return bounded
 
 
 def _content_length(scope: Scope) -> int | None:
