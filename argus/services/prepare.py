@@ -16,7 +16,8 @@ from pathlib import Path
 from argus.services.paths import allowed_roots, check_path, check_spec_paths
 from argus.verl import check as verl_check
 from argus.verl import overrides as verl_overrides
-from argus.verl.trees import TreeEntry, discover_trees, inspect_tree
+from argus.verl.interpreters import server_ray_version
+from argus.verl.trees import TreeEntry, describe, discover_trees, inspect_tree
 from argus.errors import InvalidSpec
 from argus.scheduling.policy import grace_seconds
 from argus.settings import Settings
@@ -75,6 +76,11 @@ class Preparer:
         known = ", ".join(sorted(trees)) or "none configured (set ARGUS_VERL_TREES)"
         tip = f"did you mean '{hint[0]}'? " if hint else ""
         raise ValueError(f"'{code}' is not a verl code path this server knows; {tip}known: {known}")
+
+    def describe_trees(self) -> dict:
+        """Every known tree with its interpreter, layout and status (``argus verl trees``)."""
+        return {"ray_version": server_ray_version(),
+                "items": [describe(entry) for _name, entry in sorted(self.trees().items())]}
 
     def roots_for(self, owner: str, team: str | None) -> list[Path]:
         trees = [entry.path for entry in self.trees().values()]
