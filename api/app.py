@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api import auth, errors, observe, ui
 from api.context import AppContext
-from api.routers import audit, identity, metrics, secrets, system, tasks, verl
+from api.routers import audit, identity, metrics, nodes, secrets, system, tasks, verl
 from argus import __version__
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
@@ -57,6 +57,7 @@ def create_app(
     app.include_router(audit.router)
     app.include_router(secrets.router)
     app.include_router(metrics.router)
+    app.include_router(nodes.router)
     app.include_router(verl.router)
     ui.install(app, settings)
     return app

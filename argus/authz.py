@@ -39,6 +39,8 @@ ACTIONS = {
     "audit.read": "export and verify the audit trail",
     "secret.write": "store or remove a secret injected into the user's jobs (e.g. WANDB_API_KEY)",
     "secret.read": "list secret names (never the values)",
+    "node.read": "list worker nodes: state, GPUs, quarantine reason, heartbeat, zombies",
+    "node.release": "lift a node's quarantine (after an Xid)",
 }
 
 O, T, A = Scope.OWN, Scope.TEAM, Scope.ALL
@@ -50,13 +52,13 @@ PERMISSIONS: dict[str, dict[str, Scope]] = {
     "team-admin": {
         "task.submit": O, "task.list": T, "task.read": T, "task.logs": T, "task.cancel": T,
         "task.resubmit": T, "user.create": T, "user.grant": T, "team.read": T, **_SELF, "user.read": T,
-        **_SECRETS,
+        **_SECRETS, "node.read": A,
     },
     "user": {
         "task.submit": O, "task.list": T, "task.read": T, "task.logs": O, "task.cancel": O,
-        "task.resubmit": O, "team.read": T, **_SELF, **_SECRETS,
+        "task.resubmit": O, "team.read": T, **_SELF, **_SECRETS, "node.read": A,
     },
-    "viewer": {"task.list": T, "task.read": T, "task.logs": T, "team.read": T, **_SELF},
+    "viewer": {"task.list": T, "task.read": T, "task.logs": T, "team.read": T, **_SELF, "node.read": A},
     "auditor": {"audit.read": A, **_SELF},
 }
 

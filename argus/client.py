@@ -174,6 +174,12 @@ class ArgusClient:
     def team(self, name: str) -> dict:
         return self._request("GET", f"/v1/teams/{name}").json()
 
+    def nodes(self) -> dict:
+        return self._request("GET", "/v1/nodes").json()
+
+    def release_node(self, name: str) -> dict:
+        return self._request("POST", f"/v1/nodes/{name}/release").json()
+
     def create_user(self, name: str, *, team: str | None, role: str) -> dict:
         return self._request("POST", "/v1/users", json_body={"name": name, "team": team, "role": role}).json()
 

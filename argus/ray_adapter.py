@@ -117,7 +117,7 @@ class RayCluster:
     def status(self, submission_id: str) -> JobState:
         return _job_state(self._call(f"status {submission_id}", self._jobs().get_job_info, submission_id))
 
-    def jobs(self) -> dict[str, JobState]:
+    def list_jobs(self) -> dict[str, JobState]:
         """Every job Ray knows, by submission id, in one call (the reconciler's one per tick)."""
         rows = self._call("list jobs", self._jobs().list_jobs)
         return {row.submission_id: _job_state(row) for row in rows if row.submission_id}

@@ -86,6 +86,16 @@ class Settings(BaseSettings):
         default=30, ge=1,
         description="RAY_JOB_STOP_WAIT_TIME_S for a class with no grace_seconds of its own.",
     )
+    placement_timeout_s: float = Field(
+        default=600.0, ge=0,
+        description="A running job whose placement groups stay PENDING this long is stopped and "
+                    "requeued (counts as an attempt); 0: never.",
+    )
+    ray_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of every call to Ray's dashboard.")
+    transient_backoff_max_s: float = Field(
+        default=60.0, gt=0,
+        description="Longest wait between retries of a transient error at claim or submit (doubling from 1 s).",
+    )
     worker_resource: str = Field(
         default="argus_worker", description="Custom resource every worker node advertises."
     )
@@ -112,6 +122,19 @@ class Settings(BaseSettings):
         default=None, description="Logical GPUs a worker declares (default: what NVML finds)."
     )
     worker_gpu_model: str = Field(default="", description="GPU model a worker declares, e.g. H100.")
+    node_name: str = Field(default="", description="A worker's name in <shared root>/cluster/nodes/ (default: host name).")
+    worker_drain_seconds: float = Field(
+        default=60.0, ge=0,
+        description="After a fatal Xid the worker keeps its raylet this long (the server stops and requeues "
+        "its tasks with their grace), then leaves Ray.",
+    )
+    xid_fatal: list[int] = Field(
+        default_factory=lambda: [48, 61, 62, 63, 64, 74, 79, 92, 94, 95, 119, 120, 140],
+        description="Xid codes that quarantine a worker node (JSON list; docs/operations.md).",
+    )
+    node_stale_seconds: float = Field(
+        default=30.0, gt=0, description="A node record whose heartbeat is older than this has no live agent.",
+    )
     ui_session_seconds: float = Field(
         default=8 * 3600.0, gt=0, description="A web UI sign-in lasts this long (or until its token expires)."
     )

@@ -1,31 +1,50 @@
-"""Replay a generated workload on a simulated 1,000 nodes × 8 GPUs through the real planner.
+"""A bank's day on a simulated cluster: Argus's planner beside FIFO and static per-team pools.
 
-Beside it, a plain FIFO planner (arrival order, admit whatever fits) on the same workload in
-the same run. Prints GPU utilisation, mean and p95 wait per class, preemptions, and the
-planner's CPU time per pass — also for one pass with 10,000 tasks pending.
+The trace (bench/bank_trace.py): realtime risk work peaking by day, research teams' online
+training all day, batch analysis submitted in the evening. The same arrivals go through
 
-    python bench/sched_sim.py [--nodes 1000] [--hours 12] [--tick 300] [--seed 7]
+* **argus** — the real planner (``plan``): classes, quotas with borrowing, fair share,
+  preemption;
+* **fifo** — one queue in arrival order, admit whatever fits;
+* **static pools** — the status quo: each team confined to a fixed pool of nodes sized by its
+  nominal share, priority then arrival order inside it.
 
-Simulation, not measurement of Ray: a task runs for its duration once admitted; a preempted
-task stops at the next pass, loses the work since its last checkpoint (every 10 minutes) and
-goes back to the queue keeping its place. Not a test: it asserts nothing.
+Passes are event-driven, as the scheduler loop is: one on every arrival, completion and stop of
+a preempted task (events in the same simulated second share a pass), plus a heartbeat pass.
+A preempted task frees its GPUs ``--victim-exit`` seconds after the decision (a task that saves
+and exits on SIGTERM), loses the work since its last checkpoint (every 10 minutes) and goes
+back to the queue keeping its place. Also printed: the planner's CPU time for one pass with
+10,000 pending and 2,000 running on 1,000 nodes.
+
+    python bench/sched_sim.py [--nodes 64] [--days 1] [--seed 7] [--victim-exit 3]
+
+Simulation, not a measurement of Ray. Not a test: it asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import heapq
+import itertools
 import random
 import statistics
+import sys
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 
-from argus.scheduling.placement import Demand, FreeMap, Node
-from argus.scheduling.planner import Admit, Pending, Preempt, Running, Snapshot, plan
-from argus.scheduling.policy import FlavorQuota, Policy, Team
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bank_trace import SHARES, bank_day, static_pools  # noqa: E402
+
+from argus.scheduling.placement import Demand, FreeMap, Node  # noqa: E402
+from argus.scheduling.planner import Admit, Pending, Preempt, Running, Snapshot, plan  # noqa: E402
+from argus.scheduling.policy import FlavorQuota, Policy, Team  # noqa: E402
 
 CLASSES = ("realtime", "online", "batch")
 SAVE_INTERVAL = 600.0
+ARRIVE, FINISH, STOPPED, BEAT = range(4)
 
 
 @dataclass
@@ -40,40 +59,10 @@ class Job:
     first_start: float | None = None
     started: float = 0.0
     placement: tuple[str, ...] = ()
-    preemptions: int = 0
+    attempt: int = 0
+    preempting: bool = False
     last_preempted: float | None = None
-    finished: float | None = None
-    extra: dict = field(default_factory=dict)
-
-
-def workload(seed: int, hours: float, total_gpus: int, teams: list[str]) -> list[Job]:
-    """Poisson arrivals at ~1.2× capacity, mixed sizes and durations, plus bursts."""
-    rng = random.Random(seed)
-    sizes = [(1, 1), (1, 2), (1, 4), (1, 8), (2, 8), (4, 8), (8, 8), (16, 8)]
-    size_w = [20, 15, 15, 25, 10, 8, 5, 2]
-    jobs: list[Job] = []
-    horizon = hours * 3600
-
-    def make(t: float, team: str, rank: int) -> None:
-        nodes, gpus = rng.choices(sizes, size_w)[0]
-        minutes = rng.lognormvariate(4.0, 1.0) if rank else rng.uniform(10, 60)
-        jobs.append(Job(len(jobs) + 1, team, rank, Demand(nodes, 4, gpus, "H100"), t,
-                        min(max(minutes, 2), 24 * 60) * 60))
-
-    mean_gpu_seconds = sum(n * g * w for (n, g), w in zip(sizes, size_w)) / sum(size_w) * 90 * 60
-    rate = 1.2 * total_gpus / mean_gpu_seconds
-    t = 0.0
-    while t < horizon:
-        t += rng.expovariate(rate)
-        make(t, rng.choice(teams), rng.choices([0, 1, 2], [3, 22, 75])[0])
-    for b in range(int(hours // 3)):  # a burst every 3 hours: one team, 400 batch tasks at once
-        at, team = (b + 0.5) * 3 * 3600, teams[b % len(teams)]
-        for _ in range(400):
-            make(at, team, 2)
-    jobs.sort(key=lambda j: j.submit)
-    for i, job in enumerate(jobs, 1):
-        job.task_id = i
-    return jobs
+    lost: float = 0.0  # GPU-seconds of work lost to preemption
 
 
 def fifo(snapshot: Snapshot, _policy: Policy | None = None) -> list:
@@ -88,73 +77,120 @@ def fifo(snapshot: Snapshot, _policy: Policy | None = None) -> list:
     return out
 
 
-def simulate(jobs: list[Job], nodes: list[Node], planner, policy: Policy, hours: float, tick: float):  # noqa: ANN001
-    by_id = {j.task_id: j for j in jobs}
-    arrivals = iter(jobs)
-    nxt = next(arrivals, None)
-    pending: dict[int, Job] = {}
-    running: dict[int, Job] = {}
-    stopping: set[int] = set()
-    usage: dict[str, float] = defaultdict(float)
-    total = sum(n.gpus for n in nodes)
-    util, cpu, preemptions, max_pending = [], [], 0, 0
-    t = 0.0
-    while t < hours * 3600 + tick:
-        for tid in list(stopping):  # preempted last pass: stopped now, back in the queue
-            job = running.pop(tid)
-            job.done = max(0.0, job.done - (job.done % SAVE_INTERVAL))
-            pending[tid] = job
-        stopping.clear()
-        for tid, job in list(running.items()):
-            job.done += tick
-            if job.done >= job.duration:
-                job.finished = t
-                del running[tid]
-        while nxt is not None and nxt.submit <= t:
-            pending[nxt.task_id] = nxt
-            nxt = next(arrivals, None)
-        max_pending = max(max_pending, len(pending))
-        for team in usage:
-            usage[team] *= 0.5 ** (tick / policy.half_life_seconds)
-        snap = Snapshot(nodes,
-                        [Running(j.task_id, j.placement, j.demand, j.rank, j.team, j.started,
-                                 last_preempted_at=j.last_preempted) for j in running.values()],
-                        [Pending(j.task_id, j.rank, j.submit, j.demand, j.team) for j in pending.values()],
-                        now=t, usage=dict(usage))
+class Sim:
+    """Event-driven replay of ``jobs`` through ``planner``."""
+
+    def __init__(self, jobs: list[Job], nodes: list[Node], planner, policy: Policy,  # noqa: ANN001
+                 victim_exit: float, heartbeat: float):
+        self.jobs, self.nodes, self.planner, self.policy = jobs, nodes, planner, policy
+        self.victim_exit = victim_exit
+        self.pending: dict[int, Job] = {}
+        self.running: dict[int, Job] = {}
+        self.usage: dict[str, float] = defaultdict(float)
+        self.events: list[tuple[float, int, int, int, int]] = []
+        self.seq = itertools.count()
+        self.cpu: list[float] = []
+        self.busy_gpu_seconds = 0.0  # within the day (the drain after it is not counted)
+        self.day_end = float("inf")
+        self.preemptions = 0
+        self.total = sum(n.gpus for n in nodes)
+        for job in jobs:
+            self.push(job.submit, ARRIVE, job.task_id)
+        self.heartbeat = heartbeat
+
+    def push(self, at: float, kind: int, task_id: int = 0, attempt: int = 0) -> None:
+        heapq.heappush(self.events, (at, next(self.seq), kind, task_id, attempt))
+
+    def run(self, end: float) -> None:
+        by_id = {j.task_id: j for j in self.jobs}
+        self.push(0.0, BEAT)
+        now = 0.0
+        while self.events and self.events[0][0] <= end:
+            at = self.events[0][0]
+            self.account(now, at)
+            for team in self.usage:
+                self.usage[team] *= 0.5 ** ((at - now) / self.policy.half_life_seconds)
+            now = at
+            while self.events and self.events[0][0] < at + 1.0:  # one pass per simulated second
+                _, _, kind, task_id, attempt = heapq.heappop(self.events)
+                self.handle(kind, by_id.get(task_id), attempt, now)
+            self.plan_pass(now, by_id)
+        self.account(now, end)
+
+    def account(self, start: float, stop: float) -> None:
+        busy = sum(j.demand.total_gpus for j in self.running.values())
+        self.busy_gpu_seconds += busy * max(0.0, min(stop, self.day_end) - start)
+
+    def handle(self, kind: int, job: Job | None, attempt: int, now: float) -> None:
+        if kind == BEAT:
+            self.push(now + self.heartbeat, BEAT)
+        elif kind == ARRIVE:
+            self.pending[job.task_id] = job
+        elif kind == FINISH and job.attempt == attempt and job.task_id in self.running:
+            del self.running[job.task_id]
+        elif kind == STOPPED:
+            del self.running[job.task_id]
+            progress = job.done + (now - job.started)
+            job.done = progress - progress % SAVE_INTERVAL
+            job.lost += (progress - job.done) * job.demand.total_gpus
+            job.preempting = False
+            self.pending[job.task_id] = job
+
+    def plan_pass(self, now: float, by_id: dict[int, Job]) -> None:
+        snap = Snapshot(
+            self.nodes,
+            [Running(j.task_id, j.placement, j.demand, j.rank, j.team, j.started, j.preempting,
+                     j.last_preempted) for j in self.running.values()],
+            [Pending(j.task_id, j.rank, j.submit, j.demand, j.team) for j in self.pending.values()],
+            now=now, usage=dict(self.usage))
         c0 = time.process_time()
-        decisions = planner(snap, policy)
-        cpu.append(time.process_time() - c0)
+        decisions = self.planner(snap, self.policy)
+        self.cpu.append(time.process_time() - c0)
         for d in decisions:
             if isinstance(d, Admit):
-                job = pending.pop(d.task_id)
-                job.placement, job.started = d.placement, t
-                job.first_start = t if job.first_start is None else job.first_start
-                running[job.task_id] = job
-                usage[job.team] += job.demand.total_gpus
+                job = self.pending.pop(d.task_id)
+                job.placement, job.started, job.attempt = d.placement, now, job.attempt + 1
+                job.first_start = now if job.first_start is None else job.first_start
+                self.running[job.task_id] = job
+                self.usage[job.team] += job.demand.total_gpus
+                self.push(now + job.duration - job.done, FINISH, job.task_id, job.attempt)
             elif isinstance(d, Preempt):
                 job = by_id[d.victim_task_id]
-                job.preemptions += 1
-                job.last_preempted = t
-                stopping.add(job.task_id)
-                preemptions += 1
-        util.append(sum(j.demand.total_gpus for j in running.values()) / total)
-        t += tick
-    return {"util": statistics.mean(util), "cpu": cpu, "preemptions": preemptions,
-            "max_pending": max_pending, "jobs": jobs}
+                job.preempting, job.last_preempted = True, now
+                job.attempt += 1  # its FINISH no longer counts
+                self.preemptions += 1
+                self.push(now + self.victim_exit, STOPPED, job.task_id)
 
 
-def waits(jobs: list[Job], horizon: float) -> dict[str, tuple[float, float, int]]:
-    out = {}
-    for rank, name in enumerate(CLASSES):
-        w = sorted(((j.first_start if j.first_start is not None else horizon) - j.submit) / 60
-                   for j in jobs if j.rank == rank)
-        out[name] = (statistics.mean(w), w[int(0.95 * (len(w) - 1))], len(w)) if w else (0, 0, 0)
-    return out
+def quantile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[int(q * (len(values) - 1))] if values else 0.0
 
 
-def big_pass(nodes: list[Node], policy: Policy, n_pending: int, seed: int) -> list[float]:
-    """CPU time of single passes with ``n_pending`` tasks pending on a nearly full cluster."""
+def report(sim: Sim, horizon: float, end: float) -> dict[str, float]:
+    """Utilisation within ``horizon``; waits of the jobs submitted within it (one still waiting
+    at ``end`` counts as waiting until then). Work lost to preemption within the day is subtracted
+    for the useful utilisation."""
+    jobs = [j for j in sim.jobs if j.submit < horizon]
+    waits = {rank: [(j.first_start if j.first_start is not None else end) - j.submit
+                    for j in jobs if j.rank == rank] for rank in range(3)}
+    capacity = sim.total * horizon
+    return {
+        "util": sim.busy_gpu_seconds / capacity,
+        "useful": (sim.busy_gpu_seconds - sum(j.lost for j in sim.jobs)) / capacity,
+        "rt_p50": quantile(waits[0], 0.5), "rt_p95": quantile(waits[0], 0.95), "rt_max": max(waits[0], default=0),
+        "on_p95": quantile(waits[1], 0.95) / 60, "on_max": max(waits[1], default=0) / 60,
+        "ba_p95": quantile(waits[2], 0.95) / 3600, "ba_max": max(waits[2], default=0) / 3600,
+        "never": sum(1 for j in jobs if j.first_start is None),
+        "preemptions": sim.preemptions,
+        "cpu_mean": statistics.mean(sim.cpu) * 1e3, "cpu_max": max(sim.cpu) * 1e3, "passes": len(sim.cpu),
+    }
+
+
+def big_pass(n_nodes: int, policy: Policy, n_pending: int, seed: int) -> list[float]:
+    """CPU time of single passes with ``n_pending`` pending and 2 running per node, on a full cluster."""
     rng = random.Random(seed)
+    nodes = [Node(f"n{i:04d}", 96, 8, "H100") for i in range(n_nodes)]
     teams = list(policy.teams)
     running, i = [], 0
     for node in nodes:
@@ -173,51 +209,66 @@ def big_pass(nodes: list[Node], policy: Policy, n_pending: int, seed: int) -> li
     return times
 
 
+def bank_policy(total_gpus: int) -> Policy:
+    teams = {name: Team(name, 1.0, {"H100": FlavorQuota(total_gpus * share)}) for name, share in SHARES.items()}
+    return Policy(teams=teams, max_wait_seconds=6 * 3600)
+
+
+ROWS = (
+    ("GPU utilisation (allocated)", "util", "{:.1%}", "≥ 1.30 vs static"),
+    ("GPU utilisation (useful)", "useful", "{:.1%}", ""),
+    ("realtime wait p50 (s)", "rt_p50", "{:.1f}", ""),
+    ("realtime wait p95 (s)", "rt_p95", "{:.1f}", "< 5 s"),
+    ("realtime wait max (s)", "rt_max", "{:.0f}", ""),
+    ("online wait p95 (min)", "on_p95", "{:.0f}", ""),
+    ("online wait max (min)", "on_max", "{:.0f}", ""),
+    ("batch wait p95 (h)", "ba_p95", "{:.1f}", ""),
+    ("batch wait max (h)", "ba_max", "{:.1f}", "bounded"),
+    ("tasks never started", "never", "{:d}", ""),
+    ("preemptions", "preemptions", "{:d}", ""),
+    ("planner passes", "passes", "{:d}", ""),
+    ("planner CPU/pass mean (ms)", "cpu_mean", "{:.1f}", ""),
+    ("planner CPU/pass max (ms)", "cpu_max", "{:.1f}", ""),
+)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--nodes", type=int, default=1000)
-    ap.add_argument("--hours", type=float, default=12)
-    ap.add_argument("--tick", type=float, default=300)
+    ap.add_argument("--nodes", type=int, default=64)
+    ap.add_argument("--days", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--victim-exit", type=float, default=3.0, help="Seconds a preempted task takes to exit.")
+    ap.add_argument("--heartbeat", type=float, default=60.0, help="Seconds between passes with no event.")
+    ap.add_argument("--drain-hours", type=float, default=6.0, help="Keep running after the last arrival.")
     ap.add_argument("--pending", type=int, default=10_000)
+    ap.add_argument("--big-nodes", type=int, default=1000)
     args = ap.parse_args()
     nodes = [Node(f"n{i:04d}", 96, 8, "H100") for i in range(args.nodes)]
     total = args.nodes * 8
-    names = ["nlp", "cv", "risk", "speech"]
-    share = [0.3, 0.3, 0.2, 0.2]
-    policy = Policy(teams={n: Team(n, 1.0, {"H100": FlavorQuota(total * s, borrowing_limit=total * 0.5)})
-                           for n, s in zip(names, share)},
-                    min_runtime_seconds=600, cooldown_seconds=1800, max_wait_seconds=4 * 3600)
-    jobs = workload(args.seed, args.hours, total, names)
-    print(f"workload: {len(jobs)} tasks over {args.hours:g} h on {args.nodes} nodes × 8 GPUs; "
-          f"pass every {args.tick:g} s (simulated)")
+    policy = bank_policy(total)
+    arrivals = bank_day(args.seed, total, args.days)
+    horizon = args.days * 24 * 3600
+    end = horizon + args.drain_hours * 3600
+    print(f"bank trace: {len(arrivals)} tasks over {args.days:g} day(s) on {args.nodes} nodes × 8 GPUs "
+          f"({', '.join(f'{t} {s:.1%}' for t, s in SHARES.items())} nominal); event-driven passes, "
+          f"victims exit {args.victim_exit:g} s after preemption; utilisation over the day, waits "
+          f"of its tasks followed {args.drain_hours:g} h past it")
+    planners = {"argus": plan, "fifo": fifo, "static": static_pools(nodes, SHARES)}
     results = {}
-    for label, planner in (("argus", plan), ("fifo", fifo)):
-        copy = [Job(j.task_id, j.team, j.rank, j.demand, j.submit, j.duration) for j in jobs]
-        c0 = time.process_time()
-        results[label] = simulate(copy, nodes, planner, policy, args.hours, args.tick)
-        results[label]["total_cpu"] = time.process_time() - c0
-    horizon = args.hours * 3600
-    print(f"\n{'':28}{'argus':>14}{'fifo':>14}{'argus/fifo':>12}")
-
-    def row(name: str, a: float, b: float, fmt: str) -> None:
-        ratio = f"{a / b:.2f}" if b else "-"
-        print(f"{name:28}{fmt.format(a):>14}{fmt.format(b):>14}{ratio:>12}")
-
-    def both(value) -> tuple[float, float]:  # noqa: ANN001
-        return value("argus"), value("fifo")
-
-    row("GPU utilisation", *both(lambda k: results[k]["util"]), "{:.1%}")
-    w = {k: waits(results[k]["jobs"], horizon) for k in results}
-    for name in CLASSES:
-        row(f"wait {name} mean (min)", *both(lambda k, n=name: w[k][n][0]), "{:.0f}")
-        row(f"wait {name} p95 (min)", *both(lambda k, n=name: w[k][n][1]), "{:.0f}")
-    row("preemptions", *both(lambda k: results[k]["preemptions"]), "{:d}")
-    row("max pending", *both(lambda k: results[k]["max_pending"]), "{:d}")
-    row("planner CPU/pass mean (ms)", *both(lambda k: statistics.mean(results[k]["cpu"]) * 1e3), "{:.1f}")
-    row("planner CPU/pass max (ms)", *both(lambda k: max(results[k]["cpu"]) * 1e3), "{:.1f}")
-    times = big_pass(nodes, policy, args.pending, args.seed)
-    print(f"\none pass, {args.pending} pending, {len(nodes) * 2} running on {args.nodes} nodes: "
+    for label, planner in planners.items():
+        jobs = [Job(i, a.team, a.rank, a.demand, a.submit, a.duration) for i, a in enumerate(arrivals, 1)]
+        sim = Sim(jobs, nodes, planner, policy, args.victim_exit, args.heartbeat)
+        sim.day_end = horizon
+        sim.run(end)
+        results[label] = report(sim, horizon, end)
+    print(f"\n{'':30}{'argus':>10}{'fifo':>10}{'static':>10}{'argus/fifo':>12}{'argus/static':>14}  goal")
+    for name, key, fmt, goal in ROWS:
+        a, f, s = (results[k][key] for k in ("argus", "fifo", "static"))
+        rf = f"{a / f:.2f}" if f else "-"
+        rs = f"{a / s:.2f}" if s else "-"
+        print(f"{name:30}{fmt.format(a):>10}{fmt.format(f):>10}{fmt.format(s):>10}{rf:>12}{rs:>14}  {goal}")
+    times = big_pass(args.big_nodes, bank_policy(args.big_nodes * 8), args.pending, args.seed)
+    print(f"\none pass, {args.pending} pending, {args.big_nodes * 2} running on {args.big_nodes} nodes: "
           f"CPU {min(times) * 1e3:.0f} ms (best of 3), {max(times) * 1e3:.0f} ms (worst)")
 
 

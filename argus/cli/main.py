@@ -39,6 +39,8 @@ COMMANDS = {
     "scheduler": "argus.cli.serve:scheduler_cmd",
     "up": "argus.cli.up:up_cmd",
     "down": "argus.cli.up:down_cmd",
+    "nodes": "argus.cli.ops:nodes_cmd",
+    "node": "argus.cli.ops:node_group",
 }
 
 

@@ -54,6 +54,8 @@ def task_block(task: dict[str, Any]) -> None:
     ]
     if task.get("exit_code") is not None:
         lines.append(("exit code", task["exit_code"]))
+    if task.get("termination"):
+        lines.append(("ended by", task["termination"]))
     if task.get("command"):
         lines.append(("command", " ".join(task["command"])))
     width = max(len(k) for k, _ in lines)

@@ -17,10 +17,10 @@ from argus.settings import Settings, load_settings
 
 def make_provider(settings: Settings):  # noqa: ANN201
     """With a shared root: follow its head record (ARGUS_RAY_ADDRESS until one appears)."""
-    static = StaticCluster(settings.ray_address)
+    static = StaticCluster(settings.ray_address, timeout_s=settings.ray_timeout_s)
     if settings.shared_root is None:
         return static
-    return HeadRecordCluster(settings.shared_root, fallback=static)
+    return HeadRecordCluster(settings.shared_root, fallback=static, timeout_s=settings.ray_timeout_s)
 
 
 @click.command("scheduler")

@@ -18,16 +18,19 @@ from argus.control.reconcile import load_live
 from argus.db.engine import Database
 from argus.db.models import Attempt, FairShareUsage, Preemption, Task
 from argus.db.store import installation_id, now, transition, update_attempt
-from argus.errors import JobAlreadyExists, JobNotFound, JobRejected, RayError, RayUnavailable
-from argus.ray_adapter import RayCluster
+from argus.errors import ArgusError, JobAlreadyExists, JobRejected, RayError
+from argus.ray_adapter import JobState, RayCluster
 from argus.scheduling.fairshare import accrue, charge_of, decay
+from argus.scheduling.outcome import backoff_s, build_error_is_transient
 from argus.scheduling.planner import Admit, Node, Pending, Preempt, Snapshot, Wait, plan
 from argus.scheduling.policy import Policy, policy_from_settings
 from argus.scheduling.rebalance import apply_loans
+from argus.services import secrets
 from argus.services.prepare import Preparer
 from argus.services.snapshot import build_snapshot, worker_nodes
 from argus.settings import Settings
 from argus.states import TaskStatus
+from argus.termination import Termination
 from taskspec import CompileError, load_spec_data
 
 log = logging.getLogger(__name__)
@@ -61,6 +64,7 @@ class Admitter:
         self.policy = policy or policy_from_settings(settings)
         self._rebalanced_at = 0.0
         self._job_prefix: str | None = None
+        self._backoff: dict[int, tuple[int, float]] = {}  # task id -> (transient errors in a row, retry at)
 
     @property
     def job_prefix(self) -> str:
@@ -70,7 +74,9 @@ class Admitter:
                 self._job_prefix = f"argus-{installation_id(session)}"
         return self._job_prefix
 
-    def run(self, cluster: RayCluster | None, epoch: int | None, why_not: str = "") -> None:
+    def run(self, cluster: RayCluster | None, epoch: int | None, why_not: str = "",
+            jobs: dict[str, JobState] | None = None) -> None:
+        """``jobs``: Ray's jobs as the reconciler listed them this tick (None: not listed)."""
         nodes: list[Node] = []
         reachable = cluster is not None
         if cluster is not None:
@@ -79,8 +85,8 @@ class Admitter:
             except RayError as exc:
                 log.warning("cannot list Ray nodes: %s", exc)
                 reachable = False
-        if cluster is not None and reachable:
-            self.retry_submitting(cluster, epoch)
+        if cluster is not None and reachable and jobs is not None:
+            self.retry_submitting(cluster, epoch, jobs)
         policy = self.current_policy()
         snapshot = build_snapshot(self.db, self.settings, nodes, reachable, policy)
         pending = {p.task_id: p for p in snapshot.pending}
@@ -133,6 +139,8 @@ class Admitter:
             )
 
     def admit(self, cluster: RayCluster, epoch: int | None, decision: Admit) -> bool:
+        if self._waiting(decision.task_id):
+            return False
         claimed = self.claim(decision, cluster.address, epoch)
         if claimed is not None:
             self.submit(cluster, *claimed)
@@ -149,8 +157,10 @@ class Admitter:
                 request = self.preparer.compile(spec, task_id=task.id, attempt=number,
                                                 checkpoint_dir=task.checkpoint_dir, argv=task.argv,
                                                 job_prefix=self.job_prefix)
-            except (CompileError, ValueError, OSError) as exc:
-                transition(session, task.id, S.QUEUED, S.FAILED, reason=f"cannot compile: {exc}")
+                request = secrets.with_job_env(session, self.settings, request, task.owner,
+                                               self.job_prefix, task.id, spec.env)
+            except (CompileError, ValueError, ArgusError, OSError) as exc:
+                self._build_failed(session, task.id, S.QUEUED, None, exc)
                 return None
             argv = request.argv
             sid = request.submission_id
@@ -170,44 +180,95 @@ class Admitter:
             cluster.submit(request)
         except JobAlreadyExists:
             pass
-        except RayUnavailable as exc:
-            log.warning("task %s attempt %s: Ray unreachable, will retry %s: %s", task_id, number, sid, exc)
+        except JobRejected as exc:  # permanent: Ray refused this job (4xx)
+            self._end_submitting(task_id, number, sid, Termination.REJECTED,
+                                 f"Ray rejected the job: {exc.message}")
             return
-        except (JobRejected, RayError) as exc:
-            with self.db.write() as session:
-                transition(session, task_id, S.SUBMITTING, S.FAILED, attempt=number,
-                           reason=f"Ray rejected the job: {exc.message}"[:500])
-                session.execute(update(Attempt).where(Attempt.submission_id == sid)
-                                .values(status=S.FAILED.value, message=exc.message[:500], ended_at=now()))
+        except RayError as exc:  # transient: unreachable, a timeout, a 5xx: keep SUBMITTING, retry later
+            self._transient(task_id, S.SUBMITTING, f"Ray did not take the job ({exc.message})")
             return
+        self._backoff.pop(task_id, None)
         with self.db.write() as session:
             if transition(session, task_id, S.SUBMITTING, S.SUBMITTED, attempt=number,
                           reason=f"submitted to Ray as {sid}"):
                 session.execute(update(Attempt).where(Attempt.submission_id == sid)
                                 .values(status=S.SUBMITTED.value, submitted_at=now()))
 
-    def retry_submitting(self, cluster: RayCluster, epoch: int | None) -> None:
-        """Attempts left SUBMITTING (a crash, Ray briefly down): find them in Ray or submit again."""
+    def retry_submitting(self, cluster: RayCluster, epoch: int | None, jobs: dict[str, JobState]) -> None:
+        """Attempts left SUBMITTING (a crash, Ray briefly down): found in Ray's job list, or
+        submitted again. One bad task never stops the others."""
         for live in load_live(self.db, frozenset({S.SUBMITTING})):
-            if epoch is not None and live.epoch is not None and live.epoch != epoch:
-                self._lost_submitting(live)
-                continue
             try:
-                cluster.status(live.submission_id)
-                self._mark_submitted(live.task_id, live.number, live.submission_id)
-                continue
-            except JobNotFound:
-                pass
-            except RayError:
-                return
+                self._retry_one(cluster, epoch, jobs, live)
+            except Exception:  # noqa: BLE001 - one bad task must not stop the tick
+                log.exception("task %s attempt %s: retrying the submission failed", live.task_id, live.number)
+
+    def _retry_one(self, cluster: RayCluster, epoch: int | None, jobs: dict[str, JobState], live) -> None:  # noqa: ANN001
+        if epoch is not None and live.epoch is not None and live.epoch != epoch:
+            self._lost_submitting(live)
+            return
+        if live.submission_id in jobs:
+            self._mark_submitted(live.task_id, live.number, live.submission_id)
+            return
+        if self._waiting(live.task_id):
+            return
+        try:
             with self.db.read() as session:
                 task = session.get(Task, live.task_id)
                 spec = load_spec_data(task.spec, source=f"task {task.id}")
                 request = self.preparer.compile(spec, task_id=task.id, attempt=live.number,
                                                 checkpoint_dir=task.checkpoint_dir, argv=task.argv)
-            # the id the claim stored (an attempt claimed before 0004 has no installation part)
-            request = dataclasses.replace(request, submission_id=live.submission_id)
-            self.submit(cluster, live.task_id, live.number, live.submission_id, request)
+                request = secrets.with_job_env(session, self.settings, request, task.owner,
+                                               self.job_prefix, task.id, spec.env)
+        except (CompileError, ValueError, ArgusError, OSError) as exc:
+            with self.db.write() as session:
+                self._build_failed(session, live.task_id, S.SUBMITTING, live.number, exc)
+            return
+        # the id the claim stored (an attempt claimed before 0004 has no installation part)
+        request = dataclasses.replace(request, submission_id=live.submission_id)
+        self.submit(cluster, live.task_id, live.number, live.submission_id, request)
+
+    def _waiting(self, task_id: int) -> bool:
+        """Whether a task is backing off after a transient error."""
+        entry = self._backoff.get(task_id)
+        return entry is not None and now() < entry[1]
+
+    def _transient(self, task_id: int, status: TaskStatus, what: str, session=None) -> None:  # noqa: ANN001
+        """Keep the task where it is, say why, and back off before the next try."""
+        failures = self._backoff.get(task_id, (0, 0.0))[0] + 1
+        wait = backoff_s(failures, self.settings.transient_backoff_max_s)
+        self._backoff[task_id] = (failures, now() + wait)
+        reason = f"{what}; transient, retry {failures + 1} in {wait:.0f} s"[:1000]
+        log.warning("task %s: %s", task_id, reason)
+        values = update(Task).where(Task.id == task_id, Task.status == status.value).values(reason=reason)
+        if session is not None:
+            session.execute(values)
+            return
+        with self.db.write() as own:
+            own.execute(values)
+
+    def _build_failed(self, session, task_id: int, status: TaskStatus, number: int | None,  # noqa: ANN001
+                      exc: Exception) -> None:
+        """Building the job failed: a shared-filesystem hiccup waits and retries, the rest is FAILED."""
+        text = getattr(exc, "message", None) or str(exc)
+        if build_error_is_transient(exc, self.preparer.shared_root.is_dir()):
+            self._transient(task_id, status, f"shared filesystem error while building the job: {text}", session)
+            return
+        self._backoff.pop(task_id, None)
+        if transition(session, task_id, status, S.FAILED, attempt=number, termination=Termination.COMPILE_ERROR.value,
+                      reason=f"cannot build the Ray job: {text}"[:1000]) and number is not None:
+            session.execute(update(Attempt).where(Attempt.task_id == task_id, Attempt.number == number)
+                            .values(status=S.FAILED.value, message=text[:500], ended_at=now(),
+                                    termination=Termination.COMPILE_ERROR.value))
+
+    def _end_submitting(self, task_id: int, number: int, sid: str, why: Termination, reason: str) -> None:
+        self._backoff.pop(task_id, None)
+        with self.db.write() as session:
+            if transition(session, task_id, S.SUBMITTING, S.FAILED, attempt=number, termination=why.value,
+                          reason=reason[:1000]):
+                session.execute(update(Attempt).where(Attempt.submission_id == sid)
+                                .values(status=S.FAILED.value, message=reason[:500], ended_at=now(),
+                                        termination=why.value))
 
     def _mark_submitted(self, task_id: int, number: int, sid: str) -> None:
         with self.db.write() as session:

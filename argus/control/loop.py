@@ -32,7 +32,7 @@ class Scheduler:
         self.db = db
         self.settings = settings
         self.provider = provider
-        self.reconciler = Reconciler(db, settings.log_dir)
+        self.reconciler = Reconciler(db, settings.log_dir, settings.placement_timeout_s)
         self.admitter = Admitter(db, settings, Preparer(settings), policy)
         self.last_tick: float | None = None
         self.last_error: str = ""
@@ -41,9 +41,8 @@ class Scheduler:
 
     def tick(self) -> None:
         ref = self.provider.current()
-        if ref.cluster is not None:
-            self.reconciler.run(ref.cluster, ref.epoch)
-        self.admitter.run(ref.cluster, ref.epoch, ref.why_not)
+        jobs = self.reconciler.run(ref.cluster, ref.epoch) if ref.cluster is not None else None
+        self.admitter.run(ref.cluster, ref.epoch, ref.why_not, jobs)
         self.last_tick = time.time()
 
     def run_forever(self) -> None:

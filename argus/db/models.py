@@ -39,6 +39,8 @@ class Task(Base):
     preemptions: Mapped[int] = mapped_column(Integer, default=0)
     latest_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
     exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Why the newest attempt ended (argus/termination.py), e.g. NCCL_TIMEOUT, USER_ERROR (0007).
+    termination: Mapped[str | None] = mapped_column(String(32), nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
     resubmit_of: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
@@ -72,6 +74,10 @@ class Attempt(Base):
     cluster_epoch: Mapped[int | None] = mapped_column(Integer, nullable=True)
     message: Mapped[str] = mapped_column(Text, default="")
     exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Why it ended; set before the end when Argus itself stops it (TIMED_OUT, PLACEMENT_TIMEOUT).
+    termination: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Since when its placement groups have been PENDING in Ray (None: none pending).
+    placement_pending_since: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
     submitted_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     stop_requested_at: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -25,6 +25,7 @@ from argus.db.models import Preemption, Task
 from argus.errors import RayError
 from argus.metrics.waits import WaitFollower
 from argus.services import audit
+from argus.services.nodes import NO_AGENT, NO_RAYLET, node_rows
 from argus.services.quota import quota_view
 from argus.settings import Settings
 from argus.states import TaskStatus
@@ -35,6 +36,7 @@ WAIT_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600,
 TICK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 QUOTA_KINDS = ("nominal", "lent", "borrowed", "in_use")
+NODE_STATES = ("ready", "joining", "draining", "quarantined", "down")
 
 
 @dataclass
@@ -153,10 +155,17 @@ class StateCollector(Collector):
             epoch = GaugeMetricFamily("argus_head_epoch", "Epoch of the head record the server follows")
             epoch.add_metric([], ref.epoch)
             yield epoch
-        states = GaugeMetricFamily("argus_nodes", "Ray nodes by state", labels=["state"])
-        for state, count in node_states(nodes or []).items():
+        rows = node_rows(self.db, self.settings, nodes, now)
+        states = GaugeMetricFamily("argus_nodes", "Worker nodes by state (ready, joining, draining, "
+                                   "quarantined, down)", labels=["state"])
+        for state, count in node_states(rows).items():
             states.add_metric([state], count)
         yield states
+        zombies = GaugeMetricFamily("argus_node_zombies", "Half-dead nodes: a Ray worker without a live "
+                                    "agent, or an agent whose raylet is not in Ray", labels=["kind"])
+        for kind in (NO_AGENT, NO_RAYLET):
+            zombies.add_metric([kind], sum(1 for r in rows if r["zombie"] == kind))
+        yield zombies
 
     def _scheduler(self) -> Iterable[Metric]:
         state = self.scheduler_state()
@@ -186,9 +195,9 @@ class StateCollector(Collector):
         return bool(audit.verify(self.db)["ok"])
 
 
-def node_states(nodes: Iterable) -> dict[str, int]:  # noqa: ANN001 - NodeInfo rows
+def node_states(rows: Iterable[dict]) -> dict[str, int]:
     """Counts per state; every state present (a zero is a value Prometheus can alert on)."""
-    counts = {"alive": 0, "dead": 0}
-    for node in nodes:
-        counts["alive" if node.alive else "dead"] += 1
+    counts = dict.fromkeys(NODE_STATES, 0)
+    for row in rows:
+        counts[row["state"]] = counts.get(row["state"], 0) + 1
     return counts

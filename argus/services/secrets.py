@@ -12,6 +12,8 @@ Experiment tracking rides on it: every attempt of a task carries the same ``WAND
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import re
 import time
 from functools import lru_cache
@@ -26,10 +28,11 @@ from argus.db.audit import RequestAudit
 from argus.db.engine import Database
 from argus.db.models import User, UserSecret
 from argus.db.store import installation_id
-from argus.errors import BadRequest, Conflict, NotFound
+from argus.errors import BadRequest, Conflict, NotFound, Unavailable
 from argus.secretbox import SecretBox, load_key
 from argus.settings import Settings
 
+log = logging.getLogger(__name__)
 NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
 MAX_VALUE_BYTES = 16 * 1024
 MAX_PER_USER = 32
@@ -128,12 +131,18 @@ def delete_secret(db: Database, actor: Principal, name: str, *, user: str | None
 
 
 def values_of(session: Session, settings: Settings, owner: str | None) -> dict[str, str]:
-    """The owner's secrets, decrypted: what a job of theirs gets in its environment."""
+    """The owner's secrets, decrypted: what a job of theirs gets in its environment. A secret this
+    server's key cannot open (the key was changed) is left out and logged, never fatal."""
     if not owner:
         return {}
-    rows = session.scalars(select(UserSecret).where(UserSecret.user == owner))
     box = box_for(settings)
-    return {row.name: box.open(row.sealed) for row in rows}
+    found: dict[str, str] = {}
+    for row in session.scalars(select(UserSecret).where(UserSecret.user == owner)):
+        try:
+            found[row.name] = box.open(row.sealed)
+        except Unavailable as exc:
+            log.warning("secret %s of %s left out: %s", row.name, owner, exc.message)
+    return found
 
 
 def tracking_env(run_id: str, task_env: dict[str, str], has_key: bool) -> dict[str, str]:
@@ -149,6 +158,16 @@ def job_env(session: Session, settings: Settings, owner: str | None, run_id: str
     """What submission adds to a job's environment: the owner's secrets and the tracking settings."""
     found = values_of(session, settings, owner)
     return {**tracking_env(run_id, task_env, TRACKING_KEY in found), **found}
+
+
+def with_job_env(session: Session, settings: Settings, request, owner: str | None,  # noqa: ANN001, ANN201
+                 job_prefix: str, task_id: int, task_env: dict[str, str]):
+    """The job request with the owner's secrets and the task's tracking settings in its
+    environment; what the task's own ``env`` sets wins over the tracking defaults."""
+    env = request.runtime_env.get("env_vars", {})
+    added = job_env(session, settings, owner, run_id(job_prefix, task_id), task_env)
+    return dataclasses.replace(request, runtime_env={**request.runtime_env,
+                                                     "env_vars": {**added, **env}})
 
 
 def preview_env(names: list[str], run_id: str, task_env: dict[str, str]) -> dict[str, str]:

@@ -110,6 +110,7 @@ def get(db: Database, task_id: int) -> dict[str, Any]:
         view["attempt_history"] = [
             {"number": a.number, "submission_id": a.submission_id, "status": a.status,
              "placement": a.placement, "message": a.message, "exit_code": a.exit_code,
+             "termination": a.termination,
              "created_at": a.created_at, "started_at": a.started_at, "ended_at": a.ended_at}
             for a in session.scalars(
                 select(Attempt).where(Attempt.task_id == task_id).order_by(Attempt.number)

@@ -22,6 +22,7 @@ def task_view(task: Task, attempt: Attempt | None) -> dict[str, Any]:
         "preemptions": task.preemptions,
         "latest_step": task.latest_step,
         "exit_code": task.exit_code,
+        "termination": task.termination,  # why the newest attempt ended (argus/termination.py)
         "checkpoint_dir": task.checkpoint_dir,
         "resources": {
             "nodes": task.nodes,

@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 
+from argus import noderegistry
 from argus.authz import ACTIONS
 from argus.services import identity
 from argus.services import tasks as task_service
@@ -43,6 +44,8 @@ EXPECTED = {
     "audit.read":    ("y--", "n--", "n--", "n--", "y--"),
     "secret.write":  ("yyy", "ynn", "ynn", "nnn", "nnn"),
     "secret.read":   ("yyy", "ynn", "ynn", "nnn", "nnn"),
+    "node.read":     ("y--", "y--", "y--", "y--", "n--"),
+    "node.release":  ("y--", "n--", "n--", "n--", "n--"),
 }
 ROLES = list(ACTOR)
 CELLS = [
@@ -117,6 +120,13 @@ def attempt(world, action: str, actor: str, target: str) -> tuple[int, bool | No
         if action == "secret.read":
             return http.get("/v1/secrets", params=params).status_code, None
         return http.put("/v1/secrets/HF_TOKEN", params=params, json={"value": "hf_x"}).status_code, None
+    if action == "node.read":
+        return http.get("/v1/nodes").status_code, None
+    if action == "node.release":
+        name = f"n-{uuid.uuid4().hex[:8]}"
+        noderegistry.publish(world.settings.shared_root, {"name": name, "quarantined": True,
+                                                          "quarantine_reason": "Xid 79", "heartbeat_at": 1.0})
+        return http.post(f"/v1/nodes/{name}/release").status_code, None
     raise AssertionError(f"no test for {action}")
 
 

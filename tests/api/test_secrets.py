@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 
+from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 
 from argus.db.models import Attempt, Task, UserSecret
@@ -115,3 +116,11 @@ def test_dry_run_names_the_secrets_without_values_and_logs_are_redacted(world):
     (world.settings.log_dir / "argus-t-1-1.log").write_text(f"wandb: key {KEY} ok\n")
     logs = alice.get(f"/v1/tasks/{task['id']}/logs")
     assert logs.status_code == 200 and KEY not in logs.text and "key [redacted] ok" in logs.text
+
+
+def test_a_secret_the_key_cannot_open_is_left_out_not_fatal(world):
+    assert world.client("alice").put("/v1/secrets/WANDB_API_KEY", json={"value": KEY}).is_success
+    other = world.settings.model_copy(update={"secret_key": Fernet.generate_key().decode()})
+    with world.db.read() as session:
+        env = secrets.job_env(session, other, "alice", "r", {})
+    assert "WANDB_API_KEY" not in env and env["WANDB_MODE"] == "offline"

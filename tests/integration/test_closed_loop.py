@@ -157,3 +157,20 @@ def test_api_errors_share_one_shape(argus_env):
         assert 400 <= response.status_code < 500
         error = response.json()["error"]
         assert set(error) == {"code", "message", "details", "request_id"} and error["message"]
+
+
+def test_secrets_reach_the_job_and_never_its_served_log(argus_env):
+    _settings, _server, client = argus_env
+    key = "wandb-" + uuid.uuid4().hex
+    client.set_secret("WANDB_API_KEY", key)
+    try:
+        show = ("import os; print('env', os.environ['WANDB_API_KEY'], os.environ['WANDB_RUN_ID'], "
+                "os.environ['WANDB_RESUME'], os.environ.get('WANDB_MODE', 'online'))")
+        task = client.submit(custom("secret-env", ["python", "-c", show]))
+        done = wait_status(client, task["id"], "SUCCEEDED", "FAILED")
+        assert done["status"] == "SUCCEEDED", done  # a KeyError would fail the job
+        prefix = done["submission_id"].rsplit("-", 1)[0]  # argus-<installation>-<task>
+        logs = client.logs(task["id"])
+        assert f"env [redacted] {prefix} allow online" in logs and key not in logs
+    finally:
+        client.delete_secret("WANDB_API_KEY")

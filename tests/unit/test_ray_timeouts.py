@@ -40,7 +40,7 @@ def silent_dashboard():
     server.close()
 
 
-@pytest.mark.parametrize("call", ["jobs", "nodes", "pending_placement_groups"])
+@pytest.mark.parametrize("call", ["list_jobs", "nodes", "pending_placement_groups"])
 def test_a_silent_dashboard_is_unavailable_within_the_timeout(silent_dashboard, call):
     cluster = RayCluster(silent_dashboard, timeout_s=1.0)
     started = time.monotonic()
