@@ -14,6 +14,7 @@ from argus.db.engine import Database
 from argus.db.models import Attempt, Event, Task
 from argus.db.store import current_attempt, get_task, now, record_created, transition
 from argus.errors import Conflict, InvalidTransition
+from argus.services.prepare import Preparer
 from argus.services.views import task_view
 from argus.settings import Settings
 from argus.states import TaskStatus
@@ -43,6 +44,7 @@ def create_task(
 
     ``audit``: the request's audit entry, written in the same transaction as the task."""
     spec_data = spec.model_dump(mode="json")
+    cpus = Preparer(settings).cpus_per_node(spec)  # before the transaction: it may read the tree
     with db.write() as session:
         if idempotency_key:
             existing = session.scalar(select(Task).where(Task.idempotency_key == idempotency_key))
@@ -60,7 +62,7 @@ def create_task(
             team=team or spec.team, owner=owner, status=S.QUEUED.value, reason="queued",
             spec=spec_data, spec_text=spec_text, checkpoint_dir="",
             nodes=spec.resources.nodes, gpus_per_node=0.0 if gpus.shared else gpus.count,
-            cpus_per_node=spec.resources.cpus, gpu_model=gpus.model,
+            cpus_per_node=cpus, gpu_model=gpus.model,
             max_attempts=spec.retry.max_attempts, idempotency_key=idempotency_key,
             resubmit_of=resubmit_of, created_at=ts, updated_at=ts, queued_at=ts,
         )

@@ -80,3 +80,12 @@ def test_the_cli_lists_trees(verl_world):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "v0.9.1" in done.stdout and "broken" in done.stdout and "3 CPU per GPU" in done.stdout
+
+
+def test_admission_counts_the_cpus_verl_reserves_per_gpu(verl_world):
+    """verl 0.9.1 reserves 3 CPUs beside each GPU, plus its TaskRunner and the job's driver."""
+    client = verl_world.client("alice")
+    task = client.post("/v1/tasks", json=verl_spec(verl_world)).json()
+    assert task["resources"]["cpus_per_node"] == 4 * 3 + 1 + 1
+    custom = client.post("/v1/tasks", json=verl_world.spec("alice")).json()
+    assert custom["resources"]["cpus_per_node"] == 1
