@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api import auth, errors, observe, ui
 from api.context import AppContext
-from api.routers import audit, identity, metrics, nodes, secrets, system, tasks, verl
+from api.routers import audit, cluster, identity, metrics, nodes, secrets, system, tasks, verl
 from argus import __version__
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
@@ -33,6 +33,8 @@ def create_app(
     embed = settings.embed_scheduler if embed_scheduler is None else embed_scheduler
     scheduler = Scheduler(db, settings, provider) if embed else None
     server_metrics = ServerMetrics(db, settings, provider, scheduler_state=_scheduler_state(scheduler))
+    if scheduler is not None:
+        scheduler.on_tick = server_metrics.tick.observe
     ctx = AppContext(settings, db, provider, Preparer(settings), server_metrics, scheduler)
 
     @contextlib.asynccontextmanager
@@ -55,6 +57,7 @@ def create_app(
     app.include_router(tasks.router)
     app.include_router(identity.router)
     app.include_router(audit.router)
+    app.include_router(cluster.router)
     app.include_router(secrets.router)
     app.include_router(metrics.router)
     app.include_router(nodes.router)

@@ -27,7 +27,7 @@ from argus.services import identity
 
 TEMPLATES = Path(__file__).parent / "templates"
 NAV = [("tasks", "Tasks", "task.list"), ("submit", "Submit", "task.submit"),
-       ("queue", "Queue", "task.list"), ("nodes", "Nodes", "cluster.read"),
+       ("queue", "Queue", "task.list"), ("nodes", "Nodes", "node.read"),
        ("admin", "Admin", "user.read"), ("audit", "Audit", "audit.read")]
 
 

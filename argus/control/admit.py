@@ -27,6 +27,7 @@ from argus.scheduling.policy import Policy, policy_from_settings
 from argus.scheduling.rebalance import apply_loans
 from argus.services import secrets
 from argus.services.prepare import Preparer
+from argus.control.drain import Quarantines, drain
 from argus.services.snapshot import build_snapshot, worker_nodes
 from argus.settings import Settings
 from argus.states import TaskStatus
@@ -65,6 +66,7 @@ class Admitter:
         self._rebalanced_at = 0.0
         self._job_prefix: str | None = None
         self._backoff: dict[int, tuple[int, float]] = {}  # task id -> (transient errors in a row, retry at)
+        self.quarantines = Quarantines(settings)
 
     @property
     def job_prefix(self) -> str:
@@ -81,10 +83,15 @@ class Admitter:
         reachable = cluster is not None
         if cluster is not None:
             try:
-                nodes = worker_nodes(cluster.nodes(), self.settings.worker_resource)
+                infos = cluster.nodes()
             except RayError as exc:
                 log.warning("cannot list Ray nodes: %s", exc)
                 reachable = False
+            else:
+                quarantined = self.quarantines.of(infos)  # a quarantined node gets no new work
+                nodes = worker_nodes([i for i in infos if i.node_id not in quarantined],
+                                     self.settings.worker_resource)
+                drain(self.db, cluster, quarantined, jobs)
         if cluster is not None and reachable and jobs is not None:
             self.retry_submitting(cluster, epoch, jobs)
         policy = self.current_policy()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
@@ -28,6 +29,7 @@ class Scheduler:
         settings: Settings,
         provider: ClusterProvider,
         policy: Policy | None = None,
+        on_tick: Callable[[float], None] | None = None,
     ):
         self.db = db
         self.settings = settings
@@ -36,14 +38,18 @@ class Scheduler:
         self.admitter = Admitter(db, settings, Preparer(settings), policy)
         self.last_tick: float | None = None
         self.last_error: str = ""
+        self.on_tick = on_tick  # gets each tick's duration (argus_scheduler_tick_seconds)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def tick(self) -> None:
+        started = time.perf_counter()
         ref = self.provider.current()
         jobs = self.reconciler.run(ref.cluster, ref.epoch) if ref.cluster is not None else None
         self.admitter.run(ref.cluster, ref.epoch, ref.why_not, jobs)
         self.last_tick = time.time()
+        if self.on_tick is not None:
+            self.on_tick(time.perf_counter() - started)
 
     def run_forever(self) -> None:
         log.info("scheduler loop started (tick %.1fs)", self.settings.tick_seconds)

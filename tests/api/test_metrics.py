@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -90,3 +91,19 @@ def test_metrics_refused_outside_the_allowed_networks(settings: Settings):
 def test_metrics_allow_setting_rejects_garbage(tmp_path: Path):
     with pytest.raises(ValueError, match="'10.0.0.300' is not an address or network"):
         Settings(state_dir=tmp_path, metrics_allow=["10.0.0.300"])
+
+
+def test_the_embedded_loop_times_its_ticks(tmp_path: Path) -> None:
+    settings, db, _tokens = build_world(tmp_path)
+    app = create_app(settings, provider=FakeProvider(FakeRay()), db=db, embed_scheduler=True)
+    with ServerThread(app) as server:
+        deadline = time.monotonic() + 20
+        found: dict = {}
+        while time.monotonic() < deadline:
+            found = samples(httpx.get(f"{server.url}/metrics").text)
+            if (value(found, "argus_scheduler_tick_seconds_count") or 0) >= 2:
+                break
+            time.sleep(0.2)
+    assert value(found, "argus_scheduler_tick_seconds_count") >= 2
+    assert value(found, "argus_scheduler_up") == 1
+    assert time.time() - value(found, "argus_scheduler_last_tick_timestamp_seconds") < 20
