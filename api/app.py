@@ -9,13 +9,14 @@ from fastapi import FastAPI
 
 from api import auth, errors, observe, ui
 from api.context import AppContext
-from api.routers import audit, cluster, identity, metrics, nodes, secrets, system, tasks, verl
+from api.routers import audit, cluster, identity, metrics, nodes, policy, secrets, system, tasks, verl
 from argus import __version__
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
 from argus.db.migrate import upgrade
 from argus.control.loop import Scheduler
 from argus.metrics.server import ServerMetrics
+from argus.services.policy import PolicySource, seed_policy
 from argus.services.prepare import Preparer
 from argus.settings import Settings
 
@@ -29,13 +30,16 @@ def create_app(
 ) -> FastAPI:
     db = db or Database(settings.database_url)
     upgrade(db)
+    seed_policy(db, settings)
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     embed = settings.embed_scheduler if embed_scheduler is None else embed_scheduler
-    scheduler = Scheduler(db, settings, provider) if embed else None
-    server_metrics = ServerMetrics(db, settings, provider, scheduler_state=_scheduler_state(scheduler))
+    preparer = Preparer(settings, PolicySource(settings, db))  # the one policy of this process
+    scheduler = Scheduler(db, settings, provider, preparer=preparer) if embed else None
+    server_metrics = ServerMetrics(db, settings, provider, scheduler_state=_scheduler_state(scheduler),
+                                   policy=preparer.policy)
+    ctx = AppContext(settings, db, provider, preparer, server_metrics, scheduler)
     if scheduler is not None:
         scheduler.on_tick = server_metrics.tick.observe
-    ctx = AppContext(settings, db, provider, Preparer(settings), server_metrics, scheduler)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -59,6 +63,7 @@ def create_app(
     app.include_router(audit.router)
     app.include_router(cluster.router)
     app.include_router(secrets.router)
+    app.include_router(policy.router)
     app.include_router(metrics.router)
     app.include_router(nodes.router)
     app.include_router(verl.router)

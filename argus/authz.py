@@ -39,6 +39,8 @@ ACTIONS = {
     "audit.read": "export and verify the audit trail",
     "secret.write": "store or remove a secret injected into the user's jobs (e.g. WANDB_API_KEY)",
     "secret.read": "list secret names (never the values)",
+    "policy.read": "see the priority classes and the teams' quotas",
+    "policy.write": "change a priority class or a team's quota (takes effect at the next tick)",
     "node.read": "list worker nodes: state, GPUs, quarantine reason, heartbeat, zombies",
     "node.release": "lift a node's quarantine (after an Xid)",
 }
@@ -52,13 +54,14 @@ PERMISSIONS: dict[str, dict[str, Scope]] = {
     "team-admin": {
         "task.submit": O, "task.list": T, "task.read": T, "task.logs": T, "task.cancel": T,
         "task.resubmit": T, "user.create": T, "user.grant": T, "team.read": T, **_SELF, "user.read": T,
-        **_SECRETS, "node.read": A,
+        **_SECRETS, "node.read": A, "policy.read": A,
     },
     "user": {
         "task.submit": O, "task.list": T, "task.read": T, "task.logs": O, "task.cancel": O,
-        "task.resubmit": O, "team.read": T, **_SELF, **_SECRETS, "node.read": A,
+        "task.resubmit": O, "team.read": T, **_SELF, **_SECRETS, "node.read": A, "policy.read": A,
     },
-    "viewer": {"task.list": T, "task.read": T, "task.logs": T, "team.read": T, **_SELF, "node.read": A},
+    "viewer": {"task.list": T, "task.read": T, "task.logs": T, "team.read": T, **_SELF, "node.read": A,
+               "policy.read": A},
     "auditor": {"audit.read": A, **_SELF},
 }
 

@@ -220,6 +220,25 @@ class ArgusClient:
         return self._request("DELETE", f"/v1/secrets/{name}",
                              params={"user": user} if user else None).json()
 
+    # the run-time policy: priority classes and team quotas (admins change them)
+    def policy(self) -> dict:
+        return self._request("GET", "/v1/policy").json()
+
+    def set_team_quota(self, team: str, **body: Any) -> dict:
+        return self._request("PUT", f"/v1/teams/{team}/quota",
+                             json_body={k: v for k, v in body.items() if v is not None}).json()
+
+    def clear_team_quota(self, team: str, flavor: str | None = None) -> dict:
+        return self._request("DELETE", f"/v1/teams/{team}/quota",
+                             params={"flavor": flavor} if flavor else None).json()
+
+    def set_priority_class(self, name: str, **body: Any) -> dict:
+        return self._request("PUT", f"/v1/priority-classes/{name}",
+                             json_body={k: v for k, v in body.items() if v is not None}).json()
+
+    def delete_priority_class(self, name: str) -> dict:
+        return self._request("DELETE", f"/v1/priority-classes/{name}").json()
+
     def ready(self) -> dict:
         return self._fetch("GET", "/readyz").json()
 

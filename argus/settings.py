@@ -10,8 +10,37 @@ import ipaddress
 import json
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PriorityClassConfig(BaseModel):
+    """One entry of ARGUS_PRIORITY_CLASSES; an unset field keeps the class's default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grace_seconds: int | None = Field(default=None, ge=1, le=86400)
+    may_preempt: bool | None = None
+    preemptible: bool | None = None
+
+
+class FlavorQuotaConfig(BaseModel):
+    """A team's quota of one GPU flavor (a model such as H100, or ``*`` for any)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    nominal: float = Field(ge=0, le=1e6)
+    borrowing_limit: float | None = Field(default=None, ge=0, le=1e6)
+    lending_limit: float | None = Field(default=None, ge=0, le=1e6)
+
+
+class TeamConfig(BaseModel):
+    """One entry of ARGUS_TEAMS: the team's fair-share weight and quota per flavor."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    weight: float = Field(default=1.0, gt=0, le=1e6)
+    quota: dict[str, FlavorQuotaConfig] = Field(default_factory=dict)
 
 
 class Settings(BaseSettings):
@@ -51,15 +80,17 @@ class Settings(BaseSettings):
         default_factory=lambda: ["realtime", "online", "batch"],
         description="Priority classes, highest first (JSON list).",
     )
-    priority_classes: dict[str, dict] = Field(
+    priority_classes: dict[str, PriorityClassConfig] = Field(
         default_factory=dict,
         description='Per class, JSON: {"batch": {"grace_seconds": 60, "may_preempt": true, '
-                    '"preemptible": true}}; unset keys keep the defaults (docs/scheduling.md).',
+                    '"preemptible": true}}; unset keys keep the defaults (docs/scheduling.md). '
+                    "Seeds the database on first start; then `argus priority-class set` changes it.",
     )
-    teams: dict[str, dict] = Field(
+    teams: dict[str, TeamConfig] = Field(
         default_factory=dict,
         description='Teams, JSON: {"nlp": {"weight": 1, "quota": {"H100": {"nominal": 16, '
-                    '"borrowing_limit": 8, "lending_limit": 8}}}}; a team not listed is not limited.',
+                    '"borrowing_limit": 8, "lending_limit": 8}}}}; a team not listed is not limited. '
+                    "Seeds the database on first start; then `argus team quota set` changes it.",
     )
     fair_share_half_life_seconds: float = Field(default=3600.0, ge=0, description="Usage half-life.")
     age_weight: float = Field(default=0.5, ge=0, description="Weight of the age factor (fair share: 1).")
@@ -84,7 +115,8 @@ class Settings(BaseSettings):
     tick_seconds: float = Field(default=1.0, gt=0, description="Scheduler loop period.")
     stop_wait_seconds: int = Field(
         default=30, ge=1,
-        description="RAY_JOB_STOP_WAIT_TIME_S for a class with no grace_seconds of its own.",
+        description="RAY_JOB_STOP_WAIT_TIME_S for a class that is not built in and has no "
+        "grace_seconds of its own (built in: realtime 30, online 30, batch 60).",
     )
     placement_timeout_s: float = Field(
         default=600.0, ge=0,

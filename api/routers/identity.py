@@ -64,7 +64,7 @@ def list_teams(ctx: Ctx, who: Principal = Depends(acting("team.read"))) -> Any:
 @router.get("/teams/{name}", summary="A team: members, GPUs in use and its quota per flavor")
 def get_team(name: str, ctx: Ctx, who: Principal = Depends(acting("team.read"))) -> Any:
     team = identity.get_team(ctx.db, who, name)
-    return {**team, "quota": quota_view(ctx.db, ctx.settings, name)}
+    return {**team, "quota": quota_view(ctx.db, ctx.preparer.policy.current(), name)}
 
 
 @router.post("/users", status_code=201, summary="Create a user")

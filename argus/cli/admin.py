@@ -8,6 +8,7 @@ from argus.authz import GRANTABLE
 from argus.cli.common import CliState, output_option, pass_state
 from argus.cli.config import write_config
 from argus.cli.output import emit_json, table, when
+from argus.cli.policy import quota
 
 
 def show_secret(result: dict, save: bool, server: str | None) -> None:
@@ -77,7 +78,10 @@ def user_revoke_grant(state: CliState, name: str, permission: str, output: str) 
 
 @click.group()
 def team() -> None:
-    """Teams: create, list, show (members and GPUs in use)."""
+    """Teams: create, list, show (members and GPUs in use); quota (admins set it)."""
+
+
+team.add_command(quota)
 
 
 @team.command("create")
@@ -108,7 +112,7 @@ def team_show(state: CliState, name: str, output: str) -> None:
     table([[m["name"], m["role"]] for m in info["members"]], ["MEMBER", "ROLE"])
     rows = info.get("quota") or []
     if not rows:
-        click.echo("quota: none configured (ARGUS_TEAMS); the team is not limited")
+        click.echo("quota: none (argus team quota set); the team is not limited")
         return
 
     def num(value: float | None) -> str:

@@ -30,6 +30,7 @@ COMMANDS = {
     "resubmit": "argus.cli.tasks:resubmit",
     "user": "argus.cli.admin:user",
     "team": "argus.cli.admin:team",
+    "priority-class": "argus.cli.policy:priority_class",
     "token": "argus.cli.admin:token",
     "whoami": "argus.cli.admin:whoami",
     "secret": "argus.cli.secrets:secret",

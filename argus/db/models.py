@@ -59,6 +59,8 @@ class Installation(Base):
 
     id: Mapped[str] = mapped_column(String(16), primary_key=True)
     created_at: Mapped[float] = mapped_column(Float)
+    # when the run-time policy tables were seeded from the settings (migration 0007)
+    policy_seeded_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class Attempt(Base):
@@ -134,6 +136,36 @@ class QuotaLoan(Base):
     amount: Mapped[float] = mapped_column(Float)
     reason: Mapped[str] = mapped_column(Text, default="")
     reverted_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class TeamPolicy(Base):
+    """A team's fair-share weight and quota per flavor, as the scheduler uses it (migration 0007).
+
+    Seeded from ARGUS_TEAMS on first start, then changed through the API (``argus team quota``).
+    ``quota``: {flavor: {"nominal": n, "borrowing_limit": n|null, "lending_limit": n|null}}."""
+
+    __tablename__ = "team_policies"
+
+    team: Mapped[str] = mapped_column(String(64), primary_key=True)
+    weight: Mapped[float] = mapped_column(Float, default=1.0)
+    quota: Mapped[dict] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[float] = mapped_column(Float)
+    updated_by: Mapped[str] = mapped_column(String(64), default="")
+
+
+class PriorityClassRow(Base):
+    """A priority class (rank 0 is the highest), seeded from ARGUS_PRIORITIES/ARGUS_PRIORITY_CLASSES
+    on first start, then changed through the API (``argus priority-class``; migration 0007)."""
+
+    __tablename__ = "priority_classes"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer, unique=True)
+    grace_seconds: Mapped[int] = mapped_column(Integer)
+    may_preempt: Mapped[bool] = mapped_column(Boolean)
+    preemptible: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[float] = mapped_column(Float)
+    updated_by: Mapped[str] = mapped_column(String(64), default="")
 
 
 class Team(Base):

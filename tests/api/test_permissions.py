@@ -44,6 +44,8 @@ EXPECTED = {
     "audit.read":    ("y--", "n--", "n--", "n--", "y--"),
     "secret.write":  ("yyy", "ynn", "ynn", "nnn", "nnn"),
     "secret.read":   ("yyy", "ynn", "ynn", "nnn", "nnn"),
+    "policy.read":   ("y--", "y--", "y--", "y--", "n--"),
+    "policy.write":  ("y--", "n--", "n--", "n--", "n--"),
     "node.read":     ("y--", "y--", "y--", "y--", "n--"),
     "node.release":  ("y--", "n--", "n--", "n--", "n--"),
 }
@@ -120,6 +122,10 @@ def attempt(world, action: str, actor: str, target: str) -> tuple[int, bool | No
         if action == "secret.read":
             return http.get("/v1/secrets", params=params).status_code, None
         return http.put("/v1/secrets/HF_TOKEN", params=params, json={"value": "hf_x"}).status_code, None
+    if action == "policy.read":
+        return http.get("/v1/policy").status_code, None
+    if action == "policy.write":  # a team no other cell uses
+        return http.put(f"/v1/teams/q-{uuid.uuid4().hex[:8]}/quota", json={"weight": 2}).status_code, None
     if action == "node.read":
         return http.get("/v1/nodes").status_code, None
     if action == "node.release":
