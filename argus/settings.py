@@ -159,6 +159,26 @@ class Settings(BaseSettings):
         default=None, description="Logical GPUs a worker declares (default: what NVML finds)."
     )
     worker_gpu_model: str = Field(default="", description="GPU model a worker declares, e.g. H100.")
+    sftp_port: int | None = Field(
+        default=None, ge=1, le=65535,
+        description="With a port, argus server also serves SFTP there (argus sftp: SFTP alone).",
+    )
+    sftp_host: str = Field(default="", description="SFTP bind address (default: ARGUS_HOST).")
+    sftp_max_sessions: int = Field(default=64, ge=1, description="Concurrent SFTP connections at most.")
+    workspace_group: str = Field(
+        default="", description="Group given to new workspaces (the group Ray workers run as); "
+                                "default: the server user's primary group.",
+    )
+    upload_chunk_max_bytes: int = Field(
+        default=64 * 2**20, ge=2**16, description="Largest body one upload request (one chunk) may carry."
+    )
+    snapshot_max_bytes: int = Field(
+        default=256 * 2**20, ge=2**16,
+        description="Largest code snapshot argus submit may upload (files after the ignore rules).",
+    )
+    storage_usage_ttl_seconds: float = Field(
+        default=30.0, ge=0, description="How long a team's measured storage usage is reused (0: walk on every upload).",
+    )
     node_name: str = Field(default="", description="A worker's name in <shared root>/cluster/nodes/ (default: host name).")
     worker_drain_seconds: float = Field(
         default=60.0, ge=0,
@@ -223,6 +243,11 @@ class Settings(BaseSettings):
     def checkpoint_root(self) -> Path:
         root = self.shared_root if self.shared_root else self.state_dir / "shared"
         return (root / "checkpoints").resolve()
+
+    @property
+    def shared_dir(self) -> Path:
+        """The shared root, or ``<state dir>/shared`` on a one-machine set-up."""
+        return (self.shared_root if self.shared_root else self.state_dir / "shared").resolve()
 
     @property
     def log_dir(self) -> Path:

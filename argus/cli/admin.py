@@ -7,6 +7,7 @@ import click
 from argus.authz import GRANTABLE
 from argus.cli.common import CliState, output_option, pass_state
 from argus.cli.config import write_config
+from argus.cli.files import storage
 from argus.cli.output import emit_json, table, when
 from argus.cli.policy import quota
 
@@ -109,6 +110,8 @@ def team_show(state: CliState, name: str, output: str) -> None:
         emit_json(info)
         return
     click.echo(f"team {info['name']}: {info['gpus_in_use']:g} GPUs in use")
+    if info.get("storage"):
+        click.echo(f"storage: {info['storage']['text']} used")
     table([[m["name"], m["role"]] for m in info["members"]], ["MEMBER", "ROLE"])
     rows = info.get("quota") or []
     if not rows:
@@ -179,3 +182,5 @@ def whoami(state: CliState, output: str) -> None:
     click.echo(f"{me['user']} (role {me['role']}, team {me['team'] or '-'}, token {me['token']})")
     for action, scope in me["permissions"].items():
         click.echo(f"  {action}: {scope}")
+
+team.add_command(storage)

@@ -39,6 +39,12 @@ COMMANDS = {
     "scheduler": "argus.cli.serve:scheduler_cmd",
     "up": "argus.cli.up:up_cmd",
     "down": "argus.cli.up:down_cmd",
+    "sftp": "argus.cli.sftp:sftp_cmd",
+    "cp": "argus.cli.files:cp",
+    "ls": "argus.cli.files:ls",
+    "rm": "argus.cli.files:rm",
+    "mkdir": "argus.cli.files:mkdir",
+    "key": "argus.cli.files:key",
     "nodes": "argus.cli.ops:nodes_cmd",
     "node": "argus.cli.ops:node_group",
 }

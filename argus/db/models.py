@@ -1,12 +1,12 @@
 """Tables: tasks, attempts, events; fair-share usage, preemptions, quota loans; teams, users,
-API tokens, the audit log.
+API tokens, SSH keys, the audit log.
 
 Times are UTC seconds since the epoch (floats).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -43,6 +43,8 @@ class Task(Base):
     termination: Mapped[str | None] = mapped_column(String(32), nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
     resubmit_of: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Code snapshots the spec runs ({"code": "<sha256>"}), found by the server in the spec's paths.
+    snapshots: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
     queued_at: Mapped[float] = mapped_column(Float)
@@ -191,6 +193,8 @@ class Team(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[float] = mapped_column(Float)
+    # Bytes the team's directory and its members' workspaces may hold; None: not limited.
+    storage_quota_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class User(Base):
@@ -216,6 +220,22 @@ class Grant(Base):
     granted_at: Mapped[float] = mapped_column(Float)
 
     __table_args__ = (UniqueConstraint("user", "action", name="uq_grants_user_action"),)
+
+
+class SshKey(Base):
+    """A user's SSH public key: the SFTP server lets its holder in as that user."""
+
+    __tablename__ = "ssh_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user: Mapped[str] = mapped_column(ForeignKey("users.name"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    key_type: Mapped[str] = mapped_column(String(64))
+    public_key: Mapped[str] = mapped_column(Text)  # base64 blob, no comment
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)  # SHA256:..., as ssh-keygen -l
+    created_at: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (UniqueConstraint("user", "name", name="uq_ssh_keys_user_name"),)
 
 
 class ApiToken(Base):

@@ -14,6 +14,7 @@ from argus.db.engine import Database
 from argus.db.models import Attempt, Event, Task
 from argus.db.store import current_attempt, get_task, now, record_created, transition
 from argus.errors import Conflict, InvalidTransition
+from argus.services.paths import snapshots_in
 from argus.services.views import task_view
 from argus.settings import Settings
 from argus.states import TaskStatus
@@ -74,6 +75,7 @@ def _add_task(session, settings: Settings, spec: CustomTask | VerlTask, spec_tex
         cpus_per_node=spec.resources.cpus, gpu_model=gpus.model,
         max_attempts=spec.retry.max_attempts, idempotency_key=idempotency_key,
         resubmit_of=resubmit_of, created_at=ts, updated_at=ts, queued_at=ts,
+        snapshots=snapshots_in(spec) or None,
     )
     session.add(task)
     session.flush()
