@@ -1,6 +1,6 @@
 """The scheduler lease: many servers may share one database, exactly one of them schedules.
 
-The lease is one row (``scheduler_lease``, migration 0009). A process takes it with a
+The lease is one row (``scheduler_lease``, migration 0010). A process takes it with a
 compare-and-set UPDATE that matches only when the lease has expired (or is its own), and
 every take adds one to ``token``, the fencing token. The holder renews it well inside its
 lifetime (``ARGUS_SCHEDULER_LEASE_SECONDS``); a holder that dies stops renewing and another

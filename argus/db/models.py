@@ -141,7 +141,7 @@ class QuotaLoan(Base):
 
 
 class SchedulerLease(Base):
-    """The one row that says which process runs the scheduler (migration 0009).
+    """The one row that says which process runs the scheduler (migration 0010).
 
     Taken by compare-and-set when ``expires_at`` has passed; every take adds one to ``token``
     (the fencing token). Every write of the scheduler's transactions first checks the token it
