@@ -54,7 +54,8 @@ class Settings(BaseSettings):
     priority_classes: dict[str, dict] = Field(
         default_factory=dict,
         description='Per class, JSON: {"batch": {"grace_seconds": 60, "may_preempt": true, '
-                    '"preemptible": true}}; unset keys keep the defaults (docs/scheduling.md).',
+                    '"preemptible": true, "urgent": false}}; unset keys keep the defaults '
+                    '(docs/scheduling.md).',
     )
     teams: dict[str, dict] = Field(
         default_factory=dict,

@@ -21,6 +21,7 @@ class PriorityClass:
     grace_seconds: int = 30  # RAY_JOB_STOP_WAIT_TIME_S for a preempted attempt
     may_preempt: bool = True  # may its tasks trigger preemption
     preemptible: bool = True  # may its tasks be preempted
+    urgent: bool = False  # its tasks preempt victims still within their minimum runtime or cooldown
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class Team:
 @dataclass(frozen=True)
 class Policy:
     classes: tuple[PriorityClass, ...] = (
-        PriorityClass("realtime", 0, grace_seconds=30, may_preempt=True, preemptible=False),
+        PriorityClass("realtime", 0, grace_seconds=30, may_preempt=True, preemptible=False, urgent=True),
         PriorityClass("online", 1, grace_seconds=30, may_preempt=True, preemptible=True),
         PriorityClass("batch", 2, grace_seconds=60, may_preempt=True, preemptible=True),
     )
@@ -104,6 +105,7 @@ def classes_from_config(order: list[str], config: Mapping[str, Mapping],
             grace_seconds=int(body.get("grace_seconds", default_grace or base.grace_seconds)),
             may_preempt=bool(body.get("may_preempt", base.may_preempt)),
             preemptible=bool(body.get("preemptible", base.preemptible)),
+            urgent=bool(body.get("urgent", base.urgent)),
         ))
     return tuple(out)
 
