@@ -32,8 +32,8 @@ class ClusterProvider(Protocol):
 
 
 class StaticCluster:
-    def __init__(self, address: str):
-        self._cluster = RayCluster(address)
+    def __init__(self, address: str, *, timeout_s: float = 10.0):
+        self._cluster = RayCluster(address, timeout_s=timeout_s)
 
     def current(self) -> ClusterRef:
         return ClusterRef(self._cluster, None)
@@ -51,8 +51,9 @@ class HeadRecordCluster:
     """
 
     def __init__(self, shared_root: Path, *, fallback: ClusterProvider | None = None,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, timeout_s: float = 10.0):
         self._root = Path(shared_root)
+        self._timeout_s = timeout_s
         self._follower = RecordFollower(self._root)
         self._fallback = fallback
         self._clock = clock
@@ -74,6 +75,7 @@ class HeadRecordCluster:
                                                   f"({record.dashboard_url}) has expired")
         if record.identity() != self._identity:
             log.info("cluster: following head epoch %s at %s", record.epoch, record.dashboard_url)
-            self._cluster = RayCluster(record.dashboard_url, headers=auth_headers(read_token(self._root)))
+            self._cluster = RayCluster(record.dashboard_url, headers=auth_headers(read_token(self._root)),
+                                       timeout_s=self._timeout_s)
             self._identity = record.identity()
         return ClusterRef(self._cluster, record.epoch)

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from argus.verl_fetch import fetch_verl_tree
+from argus.verl.fetch import fetch_verl_tree
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,9 +12,8 @@ memory monitor, the CUDA runtime, the kernel, bash — and verl's rows come from
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
-from argus.termination import SUMMARY, Pattern, Termination, is_transient, row
+from argus.termination import Pattern, Termination, Verdict, row, verdict
 from argus.verl.failures import PATTERNS as VERL_PATTERNS
 
 T = Termination
@@ -77,26 +76,6 @@ _EXCEPTION_LINE = re.compile(r"^(?:\(\S+ pid=\d+\) )?\s*((?:[A-Za-z_][\w.]*)?(?:
 SIGKILL_CODES = frozenset({137, -9})
 
 
-@dataclass(frozen=True)
-class Verdict:
-    reason: Termination
-    transient: bool
-    evidence: str  # the line that decided, or the best line there is
-
-    @property
-    def summary(self) -> str:
-        return SUMMARY[self.reason]
-
-    def describe(self) -> str:
-        """``NCCL_TIMEOUT (an NCCL collective timed out (watchdog)): <the line>``."""
-        text = f"{self.reason.value} ({self.summary})"
-        return f"{text}: {self.evidence}" if self.evidence else text
-
-
-def verdict(reason: Termination, evidence: str = "") -> Verdict:
-    return Verdict(reason, is_transient(reason), _clip(evidence))
-
-
 def classify(log_tail: str, message: str, exit_code: int | None) -> Verdict:
     """Why a job that Ray reports FAILED failed. ``log_tail`` is the end of the driver's log,
     ``message`` Ray's job message, ``exit_code`` the driver's (None: it never gave one)."""
@@ -127,8 +106,3 @@ def _first_line(text: str) -> str:
 def _last_exception(text: str) -> str:
     found = _EXCEPTION_LINE.findall((text or "")[-TAIL_CHARS:])
     return found[-1].strip() if found else ""
-
-
-def _clip(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -117,7 +117,7 @@ class RayCluster:
     def status(self, submission_id: str) -> JobState:
         return _job_state(self._call(f"status {submission_id}", self._jobs().get_job_info, submission_id))
 
-    def jobs(self) -> dict[str, JobState]:
+    def list_jobs(self) -> dict[str, JobState]:
         """Every job Ray knows, by submission id, in one call (the reconciler's one per tick)."""
         rows = self._call("list jobs", self._jobs().list_jobs)
         return {row.submission_id: _job_state(row) for row in rows if row.submission_id}
@@ -128,10 +128,6 @@ class RayCluster:
 
     def logs(self, submission_id: str) -> str:
         return self._call(f"logs {submission_id}", self._jobs().get_job_logs, submission_id) or ""
-
-    def log_tail(self, submission_id: str, chars: int = 64 * 1024) -> str:
-        """The end of the driver's log (what the failure classifier reads)."""
-        return self.logs(submission_id)[-chars:]
 
     def nodes(self) -> list[NodeInfo]:
         rows = self._call("list nodes", self._state_list, "NODES")

@@ -90,3 +90,28 @@ def row(reason: Termination, source: str, *alternatives: str) -> Pattern:
     """A pattern from alternatives (regular expressions, any of which matches), case-sensitive:
     the texts are fixed strings printed by programs, not prose."""
     return Pattern(reason, re.compile("|".join(f"(?:{a})" for a in alternatives), re.MULTILINE), source)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    reason: Termination
+    transient: bool
+    evidence: str  # the line that decided, or the best line there is
+
+    @property
+    def summary(self) -> str:
+        return SUMMARY[self.reason]
+
+    def describe(self) -> str:
+        """``NCCL_TIMEOUT (an NCCL collective timed out (watchdog)): <the line>``."""
+        text = f"{self.reason.value} ({self.summary})"
+        return f"{text}: {self.evidence}" if self.evidence else text
+
+
+def verdict(reason: Termination, evidence: str = "") -> Verdict:
+    return Verdict(reason, is_transient(reason), _clip(evidence))
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,6 +1,9 @@
 """Compiling a spec into a Ray job request. Pure: the server resolves the verl tree and the
 checkpoint directory and passes them in a CompileContext.
 
+A verl attempt runs in a directory of its own (``<run dir>/attempt-<N>``, where hydra writes its
+outputs), never in the verl tree, which it finds through ``PYTHONPATH``.
+
 The program's argv depends only on the spec and task-stable values (never on the attempt), so
 every attempt of a task runs the exact same command: verl's resume depends on it.
 """
@@ -12,21 +15,10 @@ from dataclasses import dataclass, field
 
 from taskspec.errors import CompileError
 from taskspec.model import CustomTask, VerlTask
-
-VERL_MODULES = {"ppo": "verl.trainer.main_ppo", "sft": "verl.trainer.sft_trainer_ray"}
-VERL_CONFIGS = {"ppo": "ppo_trainer", "sft": "sft_trainer_engine"}
-MODEL_KEYS = {"ppo": "actor_rollout_ref.model.path", "sft": "model.path"}
-REWARD_KEYS = ("reward.custom_reward_function", "custom_reward_function")
+from taskspec.verl import VerlTree
 
 
-@dataclass(frozen=True)
-class VerlTree:
-    """A verl source tree and its interpreter, as the server resolved it."""
-
-    name: str
-    path: str
-    python: str
-    reward_key: str = "reward.custom_reward_function"
+VERL_DRIVER_CPUS = 1.0  # the Ray Job's driver process of a verl task (verl's TaskRunner is apart)
 
 
 @dataclass(frozen=True)
@@ -39,6 +31,7 @@ class CompileContext:
     worker_resource_amount: float = 0.001
     verl_tree: VerlTree | None = None
     job_prefix: str = "argus"  # the server adds its installation id: argus-<installation>
+    run_dir: str = ""  # the task's run directory: each verl attempt works in <run_dir>/attempt-<N>
 
 
 @dataclass(frozen=True)
@@ -52,11 +45,23 @@ class JobRequest:
     entrypoint_num_gpus: float = 0.0
     entrypoint_resources: dict[str, float] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
+    verl_config: dict[str, object] = field(default_factory=dict)  # composed values Argus set (preview)
+
+
+LAUNCHER = 'mkdir -p -- "$1" && cd -- "$1" && shift && exec "$@"'
+LAUNCHER_NAME = "argus-task"
 
 
 def entrypoint_for(workdir: str, argv: list[str]) -> str:
-    """``env -C DIR argv…`` joined with shlex: Ray runs it with a shell, which sees only quoted words."""
-    return shlex.join(["env", "-C", workdir, *argv])
+    """The shell command Ray runs: ``sh -c 'mkdir -p -- "$1" && cd -- "$1" && shift && exec "$@"'
+    argus-task DIR argv…``.
+
+    The user's argv reaches the inner shell only as positional parameters, and ``"$@"`` is an
+    expansion: its first word is always the program, never a shell or launcher option. Joined
+    with shlex, because Ray runs the entrypoint with a shell that must see only quoted words.
+    Every launcher (custom tasks, verl) builds its command here.
+    """
+    return shlex.join(["sh", "-c", LAUNCHER, LAUNCHER_NAME, workdir, *argv])
 
 
 def compile_task(spec: VerlTask | CustomTask, ctx: CompileContext, argv: list[str] | None = None) -> JobRequest:
@@ -67,6 +72,7 @@ def compile_task(spec: VerlTask | CustomTask, ctx: CompileContext, argv: list[st
         "ARGUS_CHECKPOINT_DIR": ctx.checkpoint_dir,
         "ARGUS_SAVE_FREQ": str(spec.checkpoint.save_freq),
         "RAY_JOB_STOP_WAIT_TIME_S": str(ctx.stop_wait_s),
+        **({"ARGUS_CHECKPOINT_KEEP": str(spec.checkpoint.keep)} if spec.checkpoint.keep else {}),
         **spec.env,
     }
     resources = {ctx.worker_resource: ctx.worker_resource_amount}
@@ -104,41 +110,59 @@ def _verl(spec: VerlTask, ctx: CompileContext, env: dict[str, str]):  # noqa: AN
     if tree is None:
         raise CompileError("verl.code", "no verl code path was resolved for this task")
     block = spec.verl
+    layout = tree.layout.workloads.get(block.workload)
+    if layout is None:
+        why = tree.layout.unsupported.get(block.workload, "this tree's layout does not have it")
+        raise CompileError("verl.workload", f"verl tree '{tree.name}' cannot run {block.workload}: {why}")
     if block.workload == "sft" and block.reward is not None:
         raise CompileError("verl.reward", "an sft workload has no reward function; remove verl.reward")
     if block.workload == "ppo" and not block.val_files:
         raise CompileError("verl.val_files", "verl's ppo trainer always loads a validation set "
                            "(its default is a gsm8k path that is not there); list at least one file")
+    if block.reward is not None and "reward" not in layout.keys:
+        raise CompileError("verl.reward", f"verl tree '{tree.name}' has no custom reward function key")
     gpus = spec.resources.gpus_per_node
     if gpus.shared or gpus.count < 1:
         raise CompileError("resources.gpus_per_node", f"verl needs whole GPUs on every node, not "
                            f"'{gpus}'; write a count such as 8 or 8(H100)")
-    ours = _argus_overrides(spec, ctx.checkpoint_dir, tree)
-    owned = {o.split("=", 1)[0] for o in ours} | {"data.train_files", "data.val_files"}
-    _refuse_owned_overrides(block.overrides, owned)
+    ours = argus_overrides(spec, ctx, tree)
     env["PYTHONPATH"] = ":".join(p for p in (tree.path, env.get("PYTHONPATH")) if p)
-    argv = [tree.python, "-m", VERL_MODULES[block.workload], *ours, *block.overrides]
+    argv = [tree.python, "-m", layout.module, *ours, *block.overrides]
+    # The interpreter reaches Ray's workers through verl's own key where the tree has one: Ray
+    # refuses to merge a job runtime_env and a ray.init runtime_env that both name py_executable.
+    runtime_env = {} if "py_executable" in layout.keys else {"py_executable": tree.python}
     # verl places one group of n_gpus_per_node GPUs per node itself: its driver holds none.
-    return tree.path, argv, {"py_executable": tree.python}, 1.0, 0.0
+    if not ctx.run_dir:
+        raise CompileError("verl.code", "no run directory was resolved for this task")
+    return f"{ctx.run_dir.rstrip('/')}/attempt-{ctx.attempt}", argv, runtime_env, VERL_DRIVER_CPUS, 0.0
 
 
-def _argus_overrides(spec: VerlTask, checkpoint_dir: str, tree: VerlTree) -> list[str]:
+def argus_overrides(spec: VerlTask, ctx: CompileContext, tree: VerlTree) -> list[str]:
+    """The overrides Argus sets, keyed by the tree's own layout (``key=value`` each)."""
     block = spec.verl
-    gpus = spec.resources.gpus_per_node
-    out = [
-        f"trainer.nnodes={spec.resources.nodes}",
-        f"trainer.n_gpus_per_node={int(gpus.count)}",
-        f"trainer.default_local_dir={_value(checkpoint_dir, 'checkpoint dir')}",
-        "trainer.resume_mode=auto",
-        f"trainer.save_freq={spec.checkpoint.save_freq}",
-        f"{MODEL_KEYS[block.workload]}={_value(block.model, 'verl.model')}",
-        f"data.train_files={_list(block.train_files, 'verl.train_files')}",
-    ]
-    if block.val_files:
-        out.append(f"data.val_files={_list(block.val_files, 'verl.val_files')}")
+    keys = tree.layout.workloads[block.workload].keys
+    users = {o.lstrip("+~").split("=", 1)[0] for o in block.overrides}
+    values = {
+        "nnodes": str(spec.resources.nodes),
+        "gpus_per_node": str(int(spec.resources.gpus_per_node.count)),
+        "checkpoint_dir": _value(ctx.checkpoint_dir, "checkpoint dir"),
+        "resume_mode": "auto",
+        "save_freq": str(spec.checkpoint.save_freq),
+        "model": _value(block.model, "verl.model"),
+        "train_files": _list(block.train_files, "verl.train_files"),
+        "val_files": _list(block.val_files, "verl.val_files") if block.val_files else None,
+        "project": _value(spec.team or "argus", "team"),
+        "experiment": _value(spec.name, "name"),
+        "py_executable": _value(tree.python, "the tree's interpreter"),
+    }
+    out = [f"{keys[role]}={value}" for role, value in values.items()
+           if value is not None and role in keys and keys[role] not in users]
     if block.reward is not None:
-        out.append(f"{tree.reward_key}.path={_value(block.reward.path, 'verl.reward.path')}")
-        out.append(f"{tree.reward_key}.name={_value(block.reward.name, 'verl.reward.name')}")
+        reward = keys["reward"]
+        out.append(f"{reward}.path={_value(block.reward.path, 'verl.reward.path')}")
+        out.append(f"{reward}.name={_value(block.reward.name, 'verl.reward.name')}")
+    if spec.checkpoint.keep:
+        out += [f"{key}={spec.checkpoint.keep}" for key in tree.layout.workloads[block.workload].keep_keys]
     return out
 
 
@@ -154,33 +178,3 @@ def _value(text: str, path: str) -> str:
 
 def _list(items: list[str], path: str) -> str:
     return "[" + ",".join(_value(item, f"{path}.{i}") for i, item in enumerate(items)) + "]"
-
-
-def _refuse_owned_overrides(overrides: list[str], owned: set[str]) -> None:
-    """A user override may not touch a key Argus sets, nor either spelling of the reward key
-    (the reward comes from ``verl.reward``, so its file is checked and the key matches the tree)."""
-    for i, item in enumerate(overrides):
-        key = item.lstrip("+~").split("=", 1)[0]
-        reward = any(key == k or key.startswith(k + ".") for k in REWARD_KEYS)
-        if key in owned or reward:
-            raise CompileError(f"verl.overrides.{i}", f"'{key}' is set by Argus {_owner(key)}; "
-                               "remove this override")
-
-
-_OWNERS = {
-    "trainer.nnodes": "from resources.nodes",
-    "trainer.n_gpus_per_node": "from resources.gpus_per_node",
-    "trainer.default_local_dir": "to the task's checkpoint directory",
-    "trainer.resume_mode": "(always auto, so a new attempt resumes)",
-    "trainer.save_freq": "from checkpoint.save_freq",
-    "data.train_files": "from verl.train_files",
-    "data.val_files": "from verl.val_files",
-}
-
-
-def _owner(key: str) -> str:
-    if key in MODEL_KEYS.values():
-        return "from verl.model"
-    if key.startswith(REWARD_KEYS):
-        return "from verl.reward"
-    return _OWNERS.get(key, "from the task spec")

@@ -1,8 +1,9 @@
-"""The real verl 0.9.1 source tree (from its wheel, no dependencies), cached under .cache/verl.
+"""Real verl source trees (from their wheels, no dependencies), cached under .cache/verl.
 
-``verl_source_tree()`` downloads once (``pip download --no-deps verl==0.9.1``) and unpacks it so
-that ``.cache/verl/verl-0.9.1/verl/trainer/config/`` exists; later runs reuse it. Tests use the
-session fixture ``verl_tree_path``, which skips with the reason when the download fails.
+``verl_source_tree(version)`` downloads once (``pip download --no-deps verl==X``) and unpacks it
+so that ``.cache/verl/verl-X/verl/trainer/config/`` exists; later runs reuse it. Tests use the
+session fixtures ``verl_tree_path`` (0.9.1) and ``verl_layout_trees`` (every layout the suite
+covers), which skip with the reason when a download fails (no network, no pip).
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from argus.verl_fetch import fetch_verl_tree
+from argus.verl.fetch import fetch_verl_tree
 
 REPO = Path(__file__).resolve().parents[1]
 VERL_VERSION = "0.9.1"
+LAYOUT_VERSIONS = ("0.4.1", "0.6.1", "0.7.1", "0.9.1")
 
 
 def verl_source_tree(version: str = VERL_VERSION) -> Path:
@@ -22,9 +24,19 @@ def verl_source_tree(version: str = VERL_VERSION) -> Path:
     return fetch_verl_tree(version, cache / f"verl-{version}", cache)
 
 
+def tree_or_skip(version: str) -> Path:
+    try:
+        return verl_source_tree(version)
+    except Exception as exc:  # noqa: BLE001 - no network, no pip, a broken wheel: all skip
+        pytest.skip(f"could not fetch the verl {version} wheel with pip download: {exc}")
+
+
 @pytest.fixture(scope="session")
 def verl_tree_path() -> Path:
-    try:
-        return verl_source_tree()
-    except Exception as exc:  # noqa: BLE001 - no network, no pip, a broken wheel: all skip
-        pytest.skip(f"could not fetch the verl {VERL_VERSION} wheel with pip download: {exc}")
+    return tree_or_skip(VERL_VERSION)
+
+
+@pytest.fixture(scope="session", params=LAYOUT_VERSIONS)
+def verl_layout_tree(request) -> tuple[str, Path]:  # noqa: ANN001
+    """(version, tree) for each layout the suite covers."""
+    return request.param, tree_or_skip(request.param)

@@ -9,6 +9,7 @@ The agent never runs ``ray stop``: it signals only its own child's process group
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import time
@@ -18,11 +19,14 @@ from pathlib import Path
 from watchdog.events import FileSystemEventHandler
 from watchdog.observers.polling import PollingObserver
 
+from argus import noderegistry
 from argus.headrecord import HeadRecord, RecordFollower, cluster_dir
 from argus.nodepool import probe_record, ray_env, read_token, write_status
 from argus.raynode import NodePorts, NodeProcess, start_node, worker_argv
 from worker.decide import Action, Decision, backoff_seconds, decide
+from worker.quarantine import Quarantine, clear_flag, read_flag, write_flag
 from worker.resources import NodeResources
+from worker.xid import FATAL_XIDS, XidEvent
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,11 @@ class WorkerConfig:
     stop_timeout: float = 10.0  # agent shutdown: give the raylet time to leave cleanly
     rejoin_stop_timeout: float = 2.0  # its head is gone or replaced: do not wait long
     ports: NodePorts | None = None
+    name: str = ""  # the node's name in <shared root>/cluster/nodes/ (default: host name)
+    drain_seconds: float = 60.0  # after a fatal Xid the raylet stays this long, then leaves
+    fatal_xids: frozenset[int] = frozenset(FATAL_XIDS)
+    heartbeat_seconds: float = 5.0  # the node record is rewritten at least this often
+    metrics_port: int | None = None
 
 
 class _Wake(FileSystemEventHandler):
@@ -63,9 +72,45 @@ class WorkerAgent:
     last_error: str = ""
     last_decision: Decision | None = None
     wake: threading.Event = field(default_factory=threading.Event)
+    published_at: float = 0.0
+    published: dict | None = None
+    _qlock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.follower = RecordFollower(self.config.shared_root)
+        self.config.name = noderegistry.check_name(self.config.name or "worker")
+
+    def on_xid(self, event: XidEvent) -> None:
+        """From an Xid source's thread: a fatal Xid quarantines this node now."""
+        if event.xid not in self.config.fatal_xids:
+            log.warning("worker: %s (not fatal; counted)", event.describe())
+            return
+        if self.quarantine(event.describe(), source="xid"):
+            log.error("worker: %s: node %s quarantined; draining for %.0fs", event.describe(),
+                      self.config.name, self.config.drain_seconds)
+        self.wake.set()
+
+    def quarantine(self, reason: str, *, source: str) -> bool:
+        """Write the flag unless one is there already; True when this call quarantined the node."""
+        with self._qlock:
+            if self.quarantine_flag.exists():
+                return False
+            write_flag(self.quarantine_flag, reason, source=source, drain_seconds=self.config.drain_seconds,
+                       now=time.time())
+            return True
+
+    def _quarantine_state(self) -> Quarantine | None:
+        """The flag, after acting on a release request newer than it."""
+        current = read_flag(self.quarantine_flag)
+        release = noderegistry.pending_release(self.config.shared_root, self.config.name)
+        if release is not None:
+            if current is not None and float(release.get("at", 0)) >= current.at:
+                with self._qlock:
+                    clear_flag(self.quarantine_flag)
+                log.warning("worker: quarantine (%s) released by %s", current.reason, release.get("by"))
+                current = None
+            noderegistry.clear_release(self.config.shared_root, self.config.name)
+        return current
 
     @property
     def quarantine_flag(self) -> Path:
@@ -92,6 +137,7 @@ class WorkerAgent:
             observer.join(10)
             self._stop_child("agent stopping", self.config.stop_timeout)
             self._write_status()
+            self._publish(read_flag(self.quarantine_flag), time.time(), force=True, stopped=True)
 
     def step(self, now: float) -> Decision:
         published = self.follower.poll()
@@ -104,13 +150,17 @@ class WorkerAgent:
                 probed = probe.ok
                 if not probe.ok:
                     self.last_error = probe.error
+        quarantine = self._quarantine_state()
         decision = decide(published, self.joined, alive, now, backoff_until=self.backoff_until,
-                          quarantined=self.quarantine_flag.exists(), probed_ok=probed)
+                          quarantined=quarantine is not None, probed_ok=probed,
+                          quarantine_reason=quarantine.reason if quarantine else "",
+                          drain_until=quarantine.drain_until if quarantine else 0.0)
         if decision != self.last_decision:
             log.info("worker: %s (%s)", decision.action.value, decision.reason)
         self.last_decision = decision
         self._apply(decision, published, now)
         self._write_status()
+        self._publish(quarantine, now)
         return decision
 
     def _apply(self, decision: Decision, published: HeadRecord | None, now: float) -> None:
@@ -176,3 +226,29 @@ class WorkerAgent:
                           "custom": self.config.resources.custom},
             "updated_at": time.time(),
         })
+
+    def _publish(self, quarantine: Quarantine | None, now: float, *, force: bool = False,
+                 stopped: bool = False) -> None:
+        """The node record on the shared root: on every change, else every heartbeat period."""
+        res, cfg = self.config.resources, self.config
+        body = {
+            "name": cfg.name, "address": cfg.node_ip or "", "agent_pid": None if stopped else os.getpid(),
+            "num_gpus": res.num_gpus, "gpu_model": res.gpu_model, "num_cpus": res.num_cpus,
+            "ray_resource": noderegistry.node_resource(cfg.name),
+            "raylet": self.child is not None and self.child.alive(),
+            "joined_epoch": self.joined.epoch if self.joined else None,
+            "quarantined": quarantine is not None,
+            "quarantine_reason": quarantine.reason if quarantine else "",
+            "quarantined_at": quarantine.at if quarantine else None,
+            "quarantine_source": quarantine.source if quarantine else "",
+            "drain_until": quarantine.drain_until if quarantine else None,
+            "metrics_port": cfg.metrics_port, "stopped": stopped,
+        }
+        if not force and body == self.published and now - self.published_at < cfg.heartbeat_seconds:
+            return
+        try:
+            noderegistry.publish(cfg.shared_root, {**body, "heartbeat_at": now})
+        except OSError as exc:
+            self.last_error = f"cannot publish the node record: {exc}"
+            return
+        self.published, self.published_at = body, now

@@ -29,17 +29,23 @@ class Decision:
 
 def decide(published: HeadRecord | None, joined: HeadRecord | None, child_alive: bool,
            now: float, *, backoff_until: float = 0.0, quarantined: bool = False,
-           probed_ok: bool = True) -> Decision:
+           probed_ok: bool = True, quarantine_reason: str = "", drain_until: float = 0.0) -> Decision:
     """What to do now.
 
     ``published``: the best record the follower holds (never a lower epoch than seen before).
     ``joined``: the record our running (or last) child was started for.
     ``probed_ok``: whether the published head's dashboard answered with the record's session.
+    ``drain_until``: a quarantine (an Xid) keeps the raylet until then, so the server can stop the
+    tasks on this node with their grace and requeue them; then the node leaves.
     """
     if quarantined:
+        why = quarantine_reason or "quarantined by the operator"
+        if child_alive and now < drain_until:
+            return Decision(Action.NOOP, f"draining ({why}); leaving in {drain_until - now:.0f}s")
         if child_alive:
-            return Decision(Action.LEAVE, "quarantined by the operator")
-        return Decision(Action.WAIT, "quarantined: remove the flag file to let this node back in")
+            return Decision(Action.LEAVE, why)
+        return Decision(Action.WAIT, f"quarantined ({why}): `argus node release` or remove the flag "
+                                     "file to let this node back in")
     if published is None:
         if child_alive:
             return Decision(Action.NOOP, "no record yet; keep the raylet we have")

@@ -13,10 +13,9 @@ from api.auth import acting, audit_of, note
 from api.context import AppContext, get_ctx
 from argus.authz import Principal, require_action
 from argus.errors import BadRequest
-from argus.services.snapshot import preview_decision
 from argus.services import access
+from argus.services.dryrun import dry_run_view
 from argus.services import logs as log_service
-from argus.services import secrets as secret_service
 from argus.services import tasks as task_service
 from taskspec import load_spec, load_spec_data
 
@@ -59,17 +58,8 @@ async def submit(
     owner, team = access.submit_identity(who, spec)
     preview = ctx.preparer.check(spec, source=source, owner=owner, team=team)
     if dry_run:
-        return {
-            "dry_run": True,
-            "spec": spec.model_dump(mode="json"),
-            "entrypoint": preview.entrypoint,
-            "argv": preview.argv,
-            "runtime_env": secret_service.preview_runtime_env(ctx.db, preview.runtime_env, owner, spec.env),
-            "entrypoint_num_cpus": preview.entrypoint_num_cpus,
-            "entrypoint_num_gpus": preview.entrypoint_num_gpus,
-            "entrypoint_resources": preview.entrypoint_resources,
-            "decision": preview_decision(ctx.db, ctx.settings, ctx.provider, spec),
-        }
+        return dry_run_view(ctx.db, ctx.settings, ctx.provider, spec, preview, owner,
+                            ctx.preparer.policy.current())
     return task_service.create_task(ctx.db, ctx.settings, spec, text, owner=owner, team=team,
                                     idempotency_key=idempotency_key, audit=audit_of(request))
 

@@ -27,8 +27,8 @@ from argus.services import identity
 
 TEMPLATES = Path(__file__).parent / "templates"
 NAV = [("tasks", "Tasks", "task.list"), ("submit", "Submit", "task.submit"),
-       ("queue", "Queue", "task.list"), ("nodes", "Nodes", "cluster.read"),
-       ("admin", "Admin", "user.read"), ("audit", "Audit", "audit.read")]
+       ("queue", "Queue", "task.list"), ("files", "Files", "file.read"), ("nodes", "Nodes", "node.read"),
+       ("audit", "Audit", "audit.read"), ("admin", "Access", "token.read")]
 
 
 class NeedsLogin(Exception):

@@ -11,6 +11,7 @@ subprocesses, so the core never imports them.
 from __future__ import annotations
 
 import json
+import socket
 import shutil
 import sys
 import tempfile
@@ -119,6 +120,7 @@ def up_cmd(workers: int, gpus_per_worker: int, gpu_model: str, cpus_per_worker: 
     start("head", _python("head", "start", "--state-dir", str(state / "head")))
     for i in range(workers):
         start(f"worker{i}", _python("worker", "start", "--state-dir", str(state / f"worker{i}"),
+                                    "--node-name", f"{socket.gethostname().split('.')[0]}-worker{i}",
                                     "--num-gpus", str(gpus_per_worker), "--gpu-model", gpu_model,
                                     "--num-cpus", str(cpus_per_worker)))
     follower = RecordFollower(shared)

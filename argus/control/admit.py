@@ -18,17 +18,21 @@ from argus.control.reconcile import load_live
 from argus.db.engine import Database
 from argus.db.models import Attempt, FairShareUsage, Preemption, Task
 from argus.db.store import installation_id, now, transition, update_attempt
-from argus.errors import JobAlreadyExists, JobNotFound, JobRejected, RayError, RayUnavailable
-from argus.ray_adapter import RayCluster
+from argus.errors import ArgusError, JobAlreadyExists, JobRejected, RayError
+from argus.ray_adapter import JobState, RayCluster
 from argus.scheduling.fairshare import accrue, charge_of, decay
+from argus.scheduling.outcome import backoff_s, build_error_is_transient
 from argus.scheduling.planner import Admit, Node, Pending, Preempt, Snapshot, Wait, plan
-from argus.scheduling.policy import Policy, policy_from_settings
+from argus.scheduling.policy import Policy
 from argus.scheduling.rebalance import apply_loans
+from argus.services.policy import PolicySource
 from argus.services import secrets
 from argus.services.prepare import Preparer
+from argus.control.drain import Quarantines, drain
 from argus.services.snapshot import build_snapshot, worker_nodes
 from argus.settings import Settings
 from argus.states import TaskStatus
+from argus.termination import Termination
 from taskspec import CompileError, load_spec_data
 
 log = logging.getLogger(__name__)
@@ -59,9 +63,12 @@ class Admitter:
         self.db = db
         self.settings = settings
         self.preparer = preparer
-        self.policy = policy or policy_from_settings(settings)
+        # a fixed policy (tests, simulations) or the process's one source (settings + database)
+        self.source = PolicySource(settings, base=policy) if policy is not None else preparer.policy
         self._rebalanced_at = 0.0
         self._job_prefix: str | None = None
+        self._backoff: dict[int, tuple[int, float]] = {}  # task id -> (transient errors in a row, retry at)
+        self.quarantines = Quarantines(settings)
 
     @property
     def job_prefix(self) -> str:
@@ -71,17 +78,24 @@ class Admitter:
                 self._job_prefix = f"argus-{installation_id(session)}"
         return self._job_prefix
 
-    def run(self, cluster: RayCluster | None, epoch: int | None, why_not: str = "") -> None:
+    def run(self, cluster: RayCluster | None, epoch: int | None, why_not: str = "",
+            jobs: dict[str, JobState] | None = None) -> None:
+        """``jobs``: Ray's jobs as the reconciler listed them this tick (None: not listed)."""
         nodes: list[Node] = []
         reachable = cluster is not None
         if cluster is not None:
             try:
-                nodes = worker_nodes(cluster.nodes(), self.settings.worker_resource)
+                infos = cluster.nodes()
             except RayError as exc:
                 log.warning("cannot list Ray nodes: %s", exc)
                 reachable = False
-        if cluster is not None and reachable:
-            self.retry_submitting(cluster, epoch)
+            else:
+                quarantined = self.quarantines.of(infos)  # a quarantined node gets no new work
+                nodes = worker_nodes([i for i in infos if i.node_id not in quarantined],
+                                     self.settings.worker_resource)
+                drain(self.db, cluster, quarantined, jobs)
+        if cluster is not None and reachable and jobs is not None:
+            self.retry_submitting(cluster, epoch, jobs)
         policy = self.current_policy()
         snapshot = build_snapshot(self.db, self.settings, nodes, reachable, policy)
         pending = {p.task_id: p for p in snapshot.pending}
@@ -96,18 +110,19 @@ class Admitter:
                 if self.admit(cluster, epoch, decision):
                     admitted.append(pending[decision.task_id])
         if reachable:
-            save_usage(self.db, self.policy, snapshot, admitted)
+            save_usage(self.db, policy, snapshot, admitted)
 
     def current_policy(self) -> Policy:
         """The policy with open quota loans folded in; rebalances first when the period is up."""
         period = self.settings.rebalance_period_seconds
-        if not self.policy.teams or period <= 0:
-            return self.policy
+        policy = self.source.current()
+        if not policy.teams or period <= 0:
+            return policy
         if now() - self._rebalanced_at >= period:
             self._rebalanced_at = now()
-            snapshot = build_snapshot(self.db, self.settings, [], True, self.policy)
-            rebalance_now(self.db, self.policy, snapshot, self.settings.rebalance_threshold)
-        return apply_loans(self.policy, open_loans(self.db))
+            snapshot = build_snapshot(self.db, self.settings, [], True, policy)
+            rebalance_now(self.db, policy, snapshot, self.settings.rebalance_threshold)
+        return apply_loans(policy, open_loans(self.db))
 
     def preempt(self, decision: Preempt) -> bool:
         """RUNNING/SUBMITTED → PREEMPTING; the reconciler stops the Ray job and requeues the task."""
@@ -134,6 +149,8 @@ class Admitter:
             )
 
     def admit(self, cluster: RayCluster, epoch: int | None, decision: Admit) -> bool:
+        if self._waiting(decision.task_id):
+            return False
         claimed = self.claim(decision, cluster.address, epoch)
         if claimed is not None:
             self.submit(cluster, *claimed)
@@ -152,8 +169,8 @@ class Admitter:
                                                 job_prefix=self.job_prefix)
                 request = secrets.with_job_env(session, self.settings, request, task.owner,
                                                self.job_prefix, task.id, spec.env)
-            except (CompileError, ValueError, OSError) as exc:
-                transition(session, task.id, S.QUEUED, S.FAILED, reason=f"cannot compile: {exc}")
+            except (CompileError, ValueError, ArgusError, OSError) as exc:
+                self._build_failed(session, task.id, S.QUEUED, None, exc)
                 return None
             argv = request.argv
             sid = request.submission_id
@@ -173,36 +190,39 @@ class Admitter:
             cluster.submit(request)
         except JobAlreadyExists:
             pass
-        except RayUnavailable as exc:
-            log.warning("task %s attempt %s: Ray unreachable, will retry %s: %s", task_id, number, sid, exc)
+        except JobRejected as exc:  # permanent: Ray refused this job (4xx)
+            self._end_submitting(task_id, number, sid, Termination.REJECTED,
+                                 f"Ray rejected the job: {exc.message}")
             return
-        except (JobRejected, RayError) as exc:
-            with self.db.write() as session:
-                transition(session, task_id, S.SUBMITTING, S.FAILED, attempt=number,
-                           reason=f"Ray rejected the job: {exc.message}"[:500])
-                session.execute(update(Attempt).where(Attempt.submission_id == sid)
-                                .values(status=S.FAILED.value, message=exc.message[:500], ended_at=now()))
+        except RayError as exc:  # transient: unreachable, a timeout, a 5xx: keep SUBMITTING, retry later
+            self._transient(task_id, S.SUBMITTING, f"Ray did not take the job ({exc.message})")
             return
+        self._backoff.pop(task_id, None)
         with self.db.write() as session:
             if transition(session, task_id, S.SUBMITTING, S.SUBMITTED, attempt=number,
                           reason=f"submitted to Ray as {sid}"):
                 session.execute(update(Attempt).where(Attempt.submission_id == sid)
                                 .values(status=S.SUBMITTED.value, submitted_at=now()))
 
-    def retry_submitting(self, cluster: RayCluster, epoch: int | None) -> None:
-        """Attempts left SUBMITTING (a crash, Ray briefly down): find them in Ray or submit again."""
+    def retry_submitting(self, cluster: RayCluster, epoch: int | None, jobs: dict[str, JobState]) -> None:
+        """Attempts left SUBMITTING (a crash, Ray briefly down): found in Ray's job list, or
+        submitted again. One bad task never stops the others."""
         for live in load_live(self.db, frozenset({S.SUBMITTING})):
-            if epoch is not None and live.epoch is not None and live.epoch != epoch:
-                self._lost_submitting(live)
-                continue
             try:
-                cluster.status(live.submission_id)
-                self._mark_submitted(live.task_id, live.number, live.submission_id)
-                continue
-            except JobNotFound:
-                pass
-            except RayError:
-                return
+                self._retry_one(cluster, epoch, jobs, live)
+            except Exception:  # noqa: BLE001 - one bad task must not stop the tick
+                log.exception("task %s attempt %s: retrying the submission failed", live.task_id, live.number)
+
+    def _retry_one(self, cluster: RayCluster, epoch: int | None, jobs: dict[str, JobState], live) -> None:  # noqa: ANN001
+        if epoch is not None and live.epoch is not None and live.epoch != epoch:
+            self._lost_submitting(live)
+            return
+        if live.submission_id in jobs:
+            self._mark_submitted(live.task_id, live.number, live.submission_id)
+            return
+        if self._waiting(live.task_id):
+            return
+        try:
             with self.db.read() as session:
                 task = session.get(Task, live.task_id)
                 spec = load_spec_data(task.spec, source=f"task {task.id}")
@@ -210,9 +230,55 @@ class Admitter:
                                                 checkpoint_dir=task.checkpoint_dir, argv=task.argv)
                 request = secrets.with_job_env(session, self.settings, request, task.owner,
                                                self.job_prefix, task.id, spec.env)
-            # the id the claim stored (an attempt claimed before 0004 has no installation part)
-            request = dataclasses.replace(request, submission_id=live.submission_id)
-            self.submit(cluster, live.task_id, live.number, live.submission_id, request)
+        except (CompileError, ValueError, ArgusError, OSError) as exc:
+            with self.db.write() as session:
+                self._build_failed(session, live.task_id, S.SUBMITTING, live.number, exc)
+            return
+        # the id the claim stored (an attempt claimed before 0004 has no installation part)
+        request = dataclasses.replace(request, submission_id=live.submission_id)
+        self.submit(cluster, live.task_id, live.number, live.submission_id, request)
+
+    def _waiting(self, task_id: int) -> bool:
+        """Whether a task is backing off after a transient error."""
+        entry = self._backoff.get(task_id)
+        return entry is not None and now() < entry[1]
+
+    def _transient(self, task_id: int, status: TaskStatus, what: str, session=None) -> None:  # noqa: ANN001
+        """Keep the task where it is, say why, and back off before the next try."""
+        failures = self._backoff.get(task_id, (0, 0.0))[0] + 1
+        wait = backoff_s(failures, self.settings.transient_backoff_max_s)
+        self._backoff[task_id] = (failures, now() + wait)
+        reason = f"{what}; transient, retry {failures + 1} in {wait:.0f} s"[:1000]
+        log.warning("task %s: %s", task_id, reason)
+        values = update(Task).where(Task.id == task_id, Task.status == status.value).values(reason=reason)
+        if session is not None:
+            session.execute(values)
+            return
+        with self.db.write() as own:
+            own.execute(values)
+
+    def _build_failed(self, session, task_id: int, status: TaskStatus, number: int | None,  # noqa: ANN001
+                      exc: Exception) -> None:
+        """Building the job failed: a shared-filesystem hiccup waits and retries, the rest is FAILED."""
+        text = getattr(exc, "message", None) or str(exc)
+        if build_error_is_transient(exc, self.preparer.shared_root.is_dir()):
+            self._transient(task_id, status, f"shared filesystem error while building the job: {text}", session)
+            return
+        self._backoff.pop(task_id, None)
+        if transition(session, task_id, status, S.FAILED, attempt=number, termination=Termination.COMPILE_ERROR.value,
+                      reason=f"cannot build the Ray job: {text}"[:1000]) and number is not None:
+            session.execute(update(Attempt).where(Attempt.task_id == task_id, Attempt.number == number)
+                            .values(status=S.FAILED.value, message=text[:500], ended_at=now(),
+                                    termination=Termination.COMPILE_ERROR.value))
+
+    def _end_submitting(self, task_id: int, number: int, sid: str, why: Termination, reason: str) -> None:
+        self._backoff.pop(task_id, None)
+        with self.db.write() as session:
+            if transition(session, task_id, S.SUBMITTING, S.FAILED, attempt=number, termination=why.value,
+                          reason=reason[:1000]):
+                session.execute(update(Attempt).where(Attempt.submission_id == sid)
+                                .values(status=S.FAILED.value, message=reason[:500], ended_at=now(),
+                                        termination=why.value))
 
     def _mark_submitted(self, task_id: int, number: int, sid: str) -> None:
         with self.db.write() as session:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
 from argus.control.admit import Admitter
 from argus.scheduling.planner import Policy
+from argus.services.policy import PolicySource
 from argus.control.reconcile import Reconciler
 from argus.services.prepare import Preparer
 from argus.settings import Settings
@@ -28,23 +30,31 @@ class Scheduler:
         settings: Settings,
         provider: ClusterProvider,
         policy: Policy | None = None,
+        preparer: Preparer | None = None,
+        on_tick: Callable[[float], None] | None = None,
     ):
         self.db = db
         self.settings = settings
         self.provider = provider
-        self.reconciler = Reconciler(db, settings.log_dir)
-        self.admitter = Admitter(db, settings, Preparer(settings), policy)
+        self.reconciler = Reconciler(db, settings.log_dir, settings.placement_timeout_s)
+        if preparer is None:
+            source = PolicySource(settings, db) if policy is None else PolicySource(settings, base=policy)
+            preparer = Preparer(settings, source)
+        self.admitter = Admitter(db, settings, preparer, policy)
         self.last_tick: float | None = None
         self.last_error: str = ""
+        self.on_tick = on_tick  # gets each tick's duration (argus_scheduler_tick_seconds)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def tick(self) -> None:
+        started = time.perf_counter()
         ref = self.provider.current()
-        if ref.cluster is not None:
-            self.reconciler.run(ref.cluster, ref.epoch)
-        self.admitter.run(ref.cluster, ref.epoch, ref.why_not)
+        jobs = self.reconciler.run(ref.cluster, ref.epoch) if ref.cluster is not None else None
+        self.admitter.run(ref.cluster, ref.epoch, ref.why_not, jobs)
         self.last_tick = time.time()
+        if self.on_tick is not None:
+            self.on_tick(time.perf_counter() - started)
 
     def run_forever(self) -> None:
         log.info("scheduler loop started (tick %.1fs)", self.settings.tick_seconds)

@@ -1,41 +1,34 @@
 """Reconcile: bring Ray's view of each live attempt into the DB (the DB is the truth).
 
-load → ask Ray → apply, the apply guarded by the status we loaded (never a DB transaction
-held across a network call).
+One ``list_jobs`` per tick (not one call per task) and, while any attempt runs, one list of the
+PENDING placement groups; then per attempt: load → decide (argus/scheduling/outcome.py, pure) →
+apply, the apply guarded by the status we loaded (never a DB transaction held across a network
+call). A failed job's driver log tail is classified (argus/failures.py): infrastructure failures
+are retried from the last checkpoint, user errors end FAILED. One bad attempt never stops the
+others: its error is logged and the next one is reconciled.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from argus.db.engine import Database
 from argus.db.models import Attempt, Task
 from argus.db.store import now, transition, update_attempt
 from argus.errors import JobNotFound, RayError, RayUnavailable
+from argus.failures import TAIL_CHARS, classify
 from argus.ray_adapter import JobState, RayCluster
-from argus.services.tasks import latest_step
+from argus.scheduling.outcome import Live, Outcome, needs_classification, outcome, placement, timed_out
+from argus.verl.checkpoints import latest_step
 from argus.states import FOLLOWED, TaskStatus
+from argus.termination import Termination
 
 log = logging.getLogger(__name__)
 S = TaskStatus
-
-
-@dataclass(frozen=True)
-class Live:
-    task_id: int
-    status: TaskStatus
-    attempt_id: int
-    number: int
-    submission_id: str
-    epoch: int | None
-    stop_requested: bool
-    checkpoint_dir: str
-    attempts: int  # attempts that count against the retry budget (preemptions do not)
-    max_attempts: int
+T = Termination
 
 
 def load_live(db: Database, statuses: frozenset[TaskStatus] = FOLLOWED) -> list[Live]:
@@ -45,70 +38,118 @@ def load_live(db: Database, statuses: frozenset[TaskStatus] = FOLLOWED) -> list[
             .join(Attempt, (Attempt.task_id == Task.id) & (Attempt.number == Task.attempts))
             .where(Task.status.in_([s.value for s in statuses]))
         ).all()
-        return [
-            Live(t.id, S(t.status), a.id, a.number, a.submission_id, a.cluster_epoch,
-                 a.stop_requested_at is not None, t.checkpoint_dir, t.attempts - t.preemptions, t.max_attempts)
-            for t, a in rows
-        ]
+        return [_live(t, a) for t, a in rows]
 
 
-def outcome(live: Live, state: JobState | None) -> tuple[TaskStatus, str] | None:
-    """Pure: the status a live attempt moves to given Ray's job state (None: job unknown)."""
-    if state is None:
-        if live.status is S.CANCELLING:
-            return S.CANCELLED, "cancelled (the Ray job was already gone)"
-        if live.status is S.PREEMPTING:
-            return S.QUEUED, "preempted; back in the queue"
-        return S.LOST, "the Ray job vanished (head restarted or job deleted)"
-    if state.status == "RUNNING" and live.status is S.SUBMITTED:
-        return S.RUNNING, "running"
-    if state.status == "SUCCEEDED":
-        return S.SUCCEEDED, "succeeded"
-    if state.status == "FAILED":
-        code = f" (exit code {state.exit_code})" if state.exit_code is not None else ""
-        return S.FAILED, f"failed{code}: {state.message.splitlines()[0] if state.message else ''}"[:500]
-    if state.status == "STOPPED":
-        if live.status is S.CANCELLING:
-            return S.CANCELLED, "cancelled"
-        if live.status is S.PREEMPTING:
-            return S.QUEUED, "preempted; back in the queue, resumes from its last checkpoint"
-        return S.LOST, "the Ray job was stopped outside Argus"
-    return None
+def _live(t: Task, a: Attempt) -> Live:
+    timeout = (t.spec or {}).get("timeout_minutes") if isinstance(t.spec, dict) else None
+    return Live(t.id, S(t.status), a.id, a.number, a.submission_id, a.cluster_epoch,
+                a.stop_requested_at is not None, t.checkpoint_dir, t.attempts - t.preemptions,
+                t.max_attempts, kind=t.kind, started_at=a.started_at,
+                timeout_minutes=float(timeout) if timeout else None,
+                stop_reason=T(a.termination) if a.termination else None,
+                pending_since=a.placement_pending_since)
 
 
 class Reconciler:
-    def __init__(self, db: Database, log_dir: Path):
+    def __init__(self, db: Database, log_dir: Path, placement_timeout_s: float = 600.0):
         self.db = db
         self.log_dir = log_dir
+        self.placement_timeout_s = placement_timeout_s
 
-    def run(self, cluster: RayCluster, epoch: int | None) -> None:
-        for live in load_live(self.db):
+    def run(self, cluster: RayCluster, epoch: int | None) -> dict[str, JobState] | None:
+        """Reconcile every live attempt; returns Ray's jobs by submission id (None: Ray unreachable)."""
+        lives = load_live(self.db)
+        try:
+            jobs = cluster.list_jobs()
+        except RayError as exc:
+            log.warning("cannot list Ray jobs; live attempts keep their status: %s", exc)
+            return None
+        pending = self._pending(cluster, lives, jobs)
+        ts = now()
+        for live in lives:
             try:
-                self.one(cluster, epoch, live)
-            except RayUnavailable:
-                return  # the cluster is down; try everything again next tick
-            except RayError as exc:
-                log.warning("task %s attempt %s: reconcile failed: %s", live.task_id, live.number, exc)
+                self.one(cluster, epoch, live, jobs, pending, ts)
+            except RayUnavailable as exc:
+                log.warning("Ray became unreachable during reconcile: %s", exc)
+                return jobs
+            except Exception:  # noqa: BLE001 - one bad attempt must not stop the others
+                log.exception("task %s attempt %s: reconcile failed", live.task_id, live.number)
+        return jobs
 
-    def one(self, cluster: RayCluster, epoch: int | None, live: Live) -> None:
+    def _pending(self, cluster: RayCluster, lives: list[Live], jobs: dict[str, JobState]) -> dict[str, float]:
+        """GPUs asked for by PENDING placement groups, by Ray job id (one call, only when needed)."""
+        if self.placement_timeout_s < 0 or not any(
+                l.status in (S.SUBMITTED, S.RUNNING) and l.submission_id in jobs for l in lives):
+            return {}
+        try:
+            groups = cluster.pending_placement_groups()
+        except RayError as exc:
+            log.warning("cannot list placement groups: %s", exc)
+            return {}
+        by_job: dict[str, float] = {}
+        for group in groups:
+            by_job[group.job_id] = by_job.get(group.job_id, 0.0) + group.gpus
+        return by_job
+
+    def one(self, cluster: RayCluster, epoch: int | None, live: Live, jobs: dict[str, JobState],
+            pending: dict[str, float], ts: float) -> None:
         if epoch is not None and live.epoch is not None and live.epoch != epoch:
             state = None  # submitted to an older head: that job table is gone
         else:
             if live.status in (S.CANCELLING, S.PREEMPTING) and not live.stop_requested:
                 self._request_stop(cluster, live)
-            try:
-                state = cluster.status(live.submission_id)
-            except JobNotFound:
-                state = None
+            state = jobs.get(live.submission_id)
         if state is not None and live.status in (S.SUBMITTED, S.RUNNING):
             self._note_progress(live)
-        result = outcome(live, state)
+            if state.status == "RUNNING" and live.stop_reason is None and \
+                    self._enforce_limits(cluster, live, state, pending, ts):
+                return
+        status = state.status if state is not None else None
+        text = None
+        failure = None
+        if needs_classification(live, status):
+            text = self._save_logs(cluster, live, state)
+            failure = classify(text[-TAIL_CHARS:], state.message, state.exit_code)
+        result = outcome(live, status, exit_code=state.exit_code if state else None, failure=failure)
         if result is None:
             return
-        dst, reason = result
-        if dst.is_terminal() or dst in (S.LOST, S.QUEUED):
+        if text is None and result.status is not S.RUNNING:
             self._save_logs(cluster, live, state)
-        self.apply(live, dst, reason, state)
+        self.apply(live, result, state)
+
+    def _enforce_limits(self, cluster: RayCluster, live: Live, state: JobState,
+                        pending: dict[str, float], ts: float) -> bool:
+        """timeout_minutes and the placement timeout; True when Argus stopped the attempt now."""
+        if timed_out(live, ts):
+            self._stop_for(cluster, live, T.TIMED_OUT,
+                           f"timed out after {live.timeout_minutes:g} min (timeout_minutes); stopping")
+            return True
+        view = placement(live, pending.get(state.job_id or "") if state.job_id else None, ts,
+                         self.placement_timeout_s)
+        if view.pending_since != live.pending_since or view.reason:
+            with self.db.write() as session:
+                update_attempt(session, live.attempt_id, placement_pending_since=view.pending_since)
+                if view.reason:
+                    session.execute(update(Task).where(Task.id == live.task_id, Task.status == live.status.value)
+                                    .values(reason=view.reason))
+        if view.stop:
+            self._stop_for(cluster, live, T.PLACEMENT_TIMEOUT,
+                           f"{view.reason}; stopping and requeueing the attempt")
+            return True
+        return False
+
+    def _stop_for(self, cluster: RayCluster, live: Live, why: Termination, reason: str) -> None:
+        """Argus stops the attempt itself; the reason waits on the attempt until Ray reports the end."""
+        try:
+            cluster.stop(live.submission_id)
+        except JobNotFound:
+            pass
+        with self.db.write() as session:
+            update_attempt(session, live.attempt_id, stop_requested_at=now(), termination=why.value)
+            session.execute(update(Task).where(Task.id == live.task_id, Task.status == live.status.value)
+                            .values(reason=reason))
+        log.info("task %s attempt %s: %s", live.task_id, live.number, reason)
 
     def _request_stop(self, cluster: RayCluster, live: Live) -> None:
         try:
@@ -126,51 +167,53 @@ class Reconciler:
         with self.db.write() as session:
             session.query(Task).filter(Task.id == live.task_id).update({"latest_step": step})
 
-    def apply(self, live: Live, dst: TaskStatus, reason: str, state: JobState | None) -> None:
+    def apply(self, live: Live, result: Outcome, state: JobState | None) -> None:
         ts = now()
         fields: dict = {"latest_step": latest_step(live.checkpoint_dir)}
         if state is not None and state.exit_code is not None:
             fields["exit_code"] = state.exit_code
-        if dst is S.RUNNING:
+        if result.status is S.RUNNING:
             fields["started_at"] = state.start_time if state and state.start_time else ts
-        if dst is S.QUEUED:
+        if result.termination is not None:
+            fields["termination"] = result.termination.value
+        if result.termination is T.PREEMPTED:
             fields["preemptions"] = Task.preemptions + 1
         with self.db.write() as session:
-            if not transition(session, live.task_id, live.status, dst, reason=reason,
+            first = S.LOST if result.via_lost else result.status
+            if not transition(session, live.task_id, live.status, first, reason=result.reason,
                               attempt=live.number, **fields):
                 return
-            attempt_fields = {"status": dst.value, "message": reason}
-            if dst is not S.RUNNING:
-                attempt_fields["ended_at"] = ts
-            else:
-                attempt_fields["started_at"] = fields["started_at"]
-            if state is not None and state.exit_code is not None:
-                attempt_fields["exit_code"] = state.exit_code
-            update_attempt(session, live.attempt_id, **attempt_fields)
-            if dst is S.LOST:
-                self._after_lost(session, live)
+            if result.via_lost:
+                transition(session, live.task_id, S.LOST, result.status, reason=result.reason, attempt=live.number)
+            update_attempt(session, live.attempt_id, **self._attempt_fields(result, state, fields, ts))
         log.info("task %s attempt %s: %s -> %s (%s)", live.task_id, live.number,
-                 live.status.value, dst.value, reason)
+                 live.status.value, result.status.value, result.reason)
 
-    def _after_lost(self, session, live: Live) -> None:  # noqa: ANN001
-        if live.attempts < live.max_attempts:
-            transition(session, live.task_id, S.LOST, S.QUEUED, attempt=live.number,
-                       reason=f"requeued after a lost attempt ({live.attempts}/{live.max_attempts} "
-                              "attempts used); resumes from its last checkpoint")
+    @staticmethod
+    def _attempt_fields(result: Outcome, state: JobState | None, fields: dict, ts: float) -> dict:
+        values = {"status": result.attempt_final.value, "message": result.reason}
+        if result.status is S.RUNNING:
+            values["started_at"] = fields["started_at"]
         else:
-            transition(session, live.task_id, S.LOST, S.FAILED, attempt=live.number,
-                       reason=f"lost {live.attempts} time(s); no attempts left "
-                              f"(retry.max_attempts={live.max_attempts})")
+            values["ended_at"] = ts
+            values["placement_pending_since"] = None
+        if state is not None and state.exit_code is not None:
+            values["exit_code"] = state.exit_code
+        if result.termination is not None:
+            values["termination"] = result.termination.value
+        return values
 
-    def _save_logs(self, cluster: RayCluster, live: Live, state: JobState | None) -> None:
-        """Keep the driver log after the job ends: Ray forgets jobs when its head restarts."""
+    def _save_logs(self, cluster: RayCluster, live: Live, state: JobState | None) -> str:
+        """Keep the driver log after the job ends (Ray forgets jobs when its head restarts);
+        returns its text ("" when Ray no longer has it)."""
         if state is None:
-            return
+            return ""
         try:
             text = cluster.logs(live.submission_id)
         except RayError:
-            return
+            return ""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.log_dir / f".{live.submission_id}.log.tmp"
         tmp.write_text(text)
         tmp.replace(self.log_dir / f"{live.submission_id}.log")
+        return text

@@ -25,6 +25,8 @@ from argus.db.models import Preemption, Task
 from argus.errors import RayError
 from argus.metrics.waits import WaitFollower
 from argus.services import audit
+from argus.services.policy import PolicySource
+from argus.services.nodes import NO_AGENT, NO_RAYLET, node_rows
 from argus.services.quota import quota_view
 from argus.settings import Settings
 from argus.states import TaskStatus
@@ -35,6 +37,7 @@ WAIT_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600,
 TICK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 QUOTA_KINDS = ("nominal", "lent", "borrowed", "in_use")
+NODE_STATES = ("ready", "joining", "draining", "quarantined", "down")
 
 
 @dataclass
@@ -56,7 +59,7 @@ class ServerMetrics:
     """The registry behind ``/metrics`` and the histograms the server observes into."""
 
     def __init__(self, db: Database, settings: Settings, provider: ClusterProvider,
-                 scheduler_state: Callable[[], dict] | None = None):
+                 scheduler_state: Callable[[], dict] | None = None, policy: PolicySource | None = None):
         self.registry = CollectorRegistry(auto_describe=False)
         self.task_wait = Histogram("argus_task_wait_seconds", "Time from QUEUED to RUNNING, per start",
                                    ["priority"], buckets=WAIT_BUCKETS, registry=self.registry)
@@ -66,7 +69,7 @@ class ServerMetrics:
                               "API request latency (route='/v1/tasks', method='POST' is submit)",
                               ["method", "route", "status"], buckets=HTTP_BUCKETS, registry=self.registry)
         self.waits = WaitFollower(db)
-        self.state = StateCollector(db, settings, provider, scheduler_state or (lambda: {}))
+        self.state = StateCollector(db, settings, provider, scheduler_state or (lambda: {}), policy=policy)
         self.registry.register(self.state)
         self._lock = threading.Lock()
 
@@ -81,8 +84,10 @@ class StateCollector(Collector):
     """Gauges computed from the DB and the cluster at scrape time."""
 
     def __init__(self, db: Database, settings: Settings, provider: ClusterProvider,
-                 scheduler_state: Callable[[], dict], clock: Callable[[], float] = time.time):
+                 scheduler_state: Callable[[], dict], clock: Callable[[], float] = time.time,
+                 policy: PolicySource | None = None):
         self.db, self.settings, self.provider = db, settings, provider
+        self.policy = policy or PolicySource(settings, db)
         self.scheduler_state = scheduler_state
         self.clock = clock
         self.audit = Cached(settings.metrics_audit_verify_seconds, self._verify_audit)
@@ -136,8 +141,9 @@ class StateCollector(Collector):
         with self.db.read() as session:
             used_by = {team for (team,) in session.execute(
                 select(Task.team).where(Task.team.is_not(None), Task.gpus_per_node > 0).distinct())}
-        for team in sorted(set(self.settings.teams) | used_by):
-            for row in quota_view(self.db, self.settings, team):
+        policy = self.policy.current()
+        for team in sorted(set(policy.teams) | used_by):
+            for row in quota_view(self.db, policy, team):
                 for kind in QUOTA_KINDS:
                     if row[kind] is not None:
                         family.add_metric([team, row["flavor"], kind], row[kind])
@@ -153,10 +159,17 @@ class StateCollector(Collector):
             epoch = GaugeMetricFamily("argus_head_epoch", "Epoch of the head record the server follows")
             epoch.add_metric([], ref.epoch)
             yield epoch
-        states = GaugeMetricFamily("argus_nodes", "Ray nodes by state", labels=["state"])
-        for state, count in node_states(nodes or []).items():
+        rows = node_rows(self.db, self.settings, nodes, now)
+        states = GaugeMetricFamily("argus_nodes", "Worker nodes by state (ready, joining, draining, "
+                                   "quarantined, down)", labels=["state"])
+        for state, count in node_states(rows).items():
             states.add_metric([state], count)
         yield states
+        zombies = GaugeMetricFamily("argus_node_zombies", "Half-dead nodes: a Ray worker without a live "
+                                    "agent, or an agent whose raylet is not in Ray", labels=["kind"])
+        for kind in (NO_AGENT, NO_RAYLET):
+            zombies.add_metric([kind], sum(1 for r in rows if r["zombie"] == kind))
+        yield zombies
 
     def _scheduler(self) -> Iterable[Metric]:
         state = self.scheduler_state()
@@ -186,9 +199,9 @@ class StateCollector(Collector):
         return bool(audit.verify(self.db)["ok"])
 
 
-def node_states(nodes: Iterable) -> dict[str, int]:  # noqa: ANN001 - NodeInfo rows
+def node_states(rows: Iterable[dict]) -> dict[str, int]:
     """Counts per state; every state present (a zero is a value Prometheus can alert on)."""
-    counts = {"alive": 0, "dead": 0}
-    for node in nodes:
-        counts["alive" if node.alive else "dead"] += 1
+    counts = dict.fromkeys(NODE_STATES, 0)
+    for row in rows:
+        counts[row["state"]] = counts.get(row["state"], 0) + 1
     return counts

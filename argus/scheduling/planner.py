@@ -80,6 +80,13 @@ class Preempt:
 Decision = Admit | Wait | Preempt
 
 
+def fair_share(snapshot: Snapshot, policy: Policy) -> FairShare:
+    """The pass's fair-share scorer: decayed usage per team, weighed by the policy."""
+    weights = {name: policy.weight(name) for name in policy.teams}
+    return FairShare(snapshot.usage, weights, policy.fair_share_weight, policy.age_weight,
+                     policy.age_cap_seconds)
+
+
 def order(pending: Sequence[Pending], policy: Policy, fs: FairShare, now: float) -> Iterator[Pending]:
     """Yield pending tasks best first; reads ``fs`` live, so an admission's charge counts at once."""
     starved = sorted((p for p in pending if now - p.queued_at >= policy.max_wait_seconds > 0),
@@ -129,9 +136,7 @@ class _Pass:
                                   self.quota.borrowed)
         self.shielded = preference([r for r in preemptible if shielded(r, policy, self.now)],
                                    self.quota.borrowed)
-        weights = {name: policy.weight(name) for name in policy.teams}
-        self.fs = FairShare(snapshot.usage, weights, policy.fair_share_weight, policy.age_weight,
-                            policy.age_cap_seconds)
+        self.fs = fair_share(snapshot, policy)
         self.version = 0  # bumps whenever room is given back; keys the failure cache
         self.failed: dict[Demand, tuple[int, str]] = {}
         self.no_victims: dict[tuple, int] = {}  # (demand, rank, team, reclaim) -> version

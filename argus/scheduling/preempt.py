@@ -5,7 +5,7 @@ or of another team when they run on borrowed quota or the preemptor's class is u
 when the preemptor's team is within its nominal quota, tasks of other teams running on borrowed
 quota in the same class (reclaim). A task that started less than the minimum
 runtime ago, or was preempted less than the cooldown ago, is shielded — from churn among online
-and batch work only: an urgent class (realtime) and a team reclaiming its own nominal quota
+and batch work only: the urgent top class (realtime) and a team reclaiming its own nominal quota
 from a borrower preempt shielded victims too, after every unshielded choice. Preference:
 borrowed first, then the lowest class, then the newest; after a greedy pick the set is trimmed
 so no victim is stopped that the placement does not need.

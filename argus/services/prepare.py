@@ -7,14 +7,20 @@ own overrides, and the verl overrides against the tree's own hydra config.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
+import shutil
 from pathlib import Path
 
-from argus import verl_tree
-from argus.services.paths import allowed_roots, check_spec_paths
+from argus.services.paths import allowed_roots, check_path, check_spec_paths
+from argus.verl import check as verl_check
+from argus.verl import overrides as verl_overrides
+from argus.verl.interpreters import server_ray_version
+from argus.verl.trees import TreeEntry, describe, discover_trees, inspect_tree
 from argus.errors import InvalidSpec
 from argus.scheduling.policy import grace_seconds
+from argus.services.policy import PolicySource
 from argus.settings import Settings
 from taskspec import (
     CompileContext,
@@ -26,6 +32,7 @@ from taskspec import (
     VerlTree,
     compile_task,
 )
+from taskspec.compile import VERL_DRIVER_CPUS, argus_overrides
 
 
 def _invalid(source: str, issues: list[SpecIssue]) -> InvalidSpec:
@@ -38,35 +45,59 @@ def _invalid(source: str, issues: list[SpecIssue]) -> InvalidSpec:
 class Preparer:
     """Resolves verl code paths and compiles specs with the server's settings."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, policy: PolicySource | None = None):
         self.settings = settings
+        self.policy = policy or PolicySource(settings)
 
     @property
     def shared_root(self) -> Path:
         return (self.settings.shared_root or self.settings.state_dir / "shared").resolve()
 
-    def trees(self) -> dict[str, tuple[str, str]]:
-        return verl_tree.discover_trees(self.shared_root, self.settings.verl_trees)
+    @property
+    def run_root(self) -> Path:
+        """Where each task's attempts get their working directories: ``<run root>/<task id>``."""
+        return self.settings.checkpoint_root.parent / "runs"
+
+    def trees(self) -> dict[str, TreeEntry]:
+        return discover_trees(self.shared_root, self.settings.verl_trees)
 
     def tree_for(self, code: str) -> VerlTree:
-        """A named code path from the settings, or a directory holding a verl source tree."""
+        """A named code path from the settings, or a directory holding a verl source tree; its
+        layout read and its interpreter checked (ValueError says what is wrong)."""
         trees = self.trees()
         if code in trees:
-            path, python = trees[code]
-            return verl_tree.inspect_tree(code, path, python)
+            return inspect_tree(trees[code])
         if "/" in code:
+            for entry in trees.values():
+                if os.path.realpath(entry.path) == os.path.realpath(code):
+                    return inspect_tree(entry)
             python = self.settings.verl_default_python
-            for name, (path, py) in trees.items():
-                if os.path.realpath(path) == os.path.realpath(code):
-                    return verl_tree.inspect_tree(name, path, py)
-            return verl_tree.inspect_tree(code, code, python)
+            python = python if os.path.isabs(python) else shutil.which(python) or python
+            return inspect_tree(TreeEntry(code, code, python, "settings"))
         hint = difflib.get_close_matches(code, list(trees), n=1)
         known = ", ".join(sorted(trees)) or "none configured (set ARGUS_VERL_TREES)"
         tip = f"did you mean '{hint[0]}'? " if hint else ""
         raise ValueError(f"'{code}' is not a verl code path this server knows; {tip}known: {known}")
 
+    def cpus_per_node(self, spec: CustomTask | VerlTask) -> float:
+        """CPUs per node admission counts: for verl what the tree's layout really reserves (its
+        GPU bundles' CPUs, TaskRunner and driver), never less than ``resources.cpus``."""
+        gpus = spec.resources.gpus_per_node
+        if not isinstance(spec, VerlTask) or gpus.shared or gpus.count < 1:
+            return spec.resources.cpus
+        try:
+            layout = self.tree_for(spec.verl.code).layout
+        except (ValueError, OSError) as exc:
+            raise _invalid("task", [SpecIssue("verl.code", str(exc))]) from exc
+        return max(spec.resources.cpus, layout.cpus_per_node(int(gpus.count), VERL_DRIVER_CPUS))
+
+    def describe_trees(self) -> dict:
+        """Every known tree with its interpreter, layout and status (``argus verl trees``)."""
+        return {"ray_version": server_ray_version(),
+                "items": [describe(entry) for _name, entry in sorted(self.trees().items())]}
+
     def roots_for(self, owner: str, team: str | None) -> list[Path]:
-        trees = [path for path, _python in self.trees().values()]
+        trees = [entry.path for entry in self.trees().values()]
         return allowed_roots(self.shared_root, owner, team, [*self.settings.shared_paths, *trees])
 
     def check(self, spec: CustomTask | VerlTask, source: str = "task.yaml", *,
@@ -76,11 +107,12 @@ class Preparer:
         With an ``owner`` every referenced path must lie inside the owner's allowed roots; a path
         outside them is never looked at on disk."""
         issues: list[SpecIssue] = []
-        if spec.priority not in self.settings.priorities:
-            close = difflib.get_close_matches(spec.priority, self.settings.priorities, n=1)
+        classes = [c.name for c in self.policy.current().classes]
+        if spec.priority not in classes:
+            close = difflib.get_close_matches(spec.priority, classes, n=1)
             tip = f"did you mean '{close[0]}'? " if close else ""
             issues.append(SpecIssue("priority", f"'{spec.priority}' is not a priority class; {tip}"
-                                    f"use one of: {', '.join(self.settings.priorities)}"))
+                                    f"use one of: {', '.join(classes)}"))
         if owner is not None:
             issues += check_spec_paths(spec, self.roots_for(owner, team))
         refused = {issue.path for issue in issues}
@@ -94,6 +126,8 @@ class Preparer:
                 tree = self.tree_for(spec.verl.code)
             except (ValueError, OSError) as exc:
                 issues.append(SpecIssue("verl.code", str(exc)))
+        if isinstance(spec, VerlTask) and tree is not None:
+            issues += self._sealed(spec, tree, owner, team)
         if issues:
             raise _invalid(source, issues)
         try:
@@ -102,12 +136,24 @@ class Preparer:
         except CompileError as exc:
             raise _invalid(source, [SpecIssue(exc.path, exc.message)]) from exc
         if isinstance(spec, VerlTask) and tree is not None:
-            user = list(spec.verl.overrides)
-            ours = request.argv[3:len(request.argv) - len(user)]
-            problems = verl_tree.check_overrides(tree, spec.verl.workload, user, ours)
+            ctx = CompileContext(task_id=0, attempt=1, checkpoint_dir=where, verl_tree=tree)
+            problems, values = verl_check.compose_task(tree, spec.verl.workload, list(spec.verl.overrides),
+                                                       argus_overrides(spec, ctx, tree))
             if problems:
                 raise _invalid(source, problems)
+            request = dataclasses.replace(request, verl_config=values)
         return request
+
+    def _sealed(self, spec: VerlTask, tree: VerlTree, owner: str | None, team: str | None) -> list[SpecIssue]:
+        """Overrides that would undo what Argus set or admitted, and paths outside the owner's."""
+        sealed = verl_overrides.seal(tree.layout, spec.verl.workload, list(spec.verl.overrides), tree.path)
+        issues = list(sealed.issues)
+        if owner is not None:
+            roots = self.roots_for(owner, team)
+            issues += [i for i in (check_path(f, v, roots) for f, v in sealed.paths) if i is not None]
+        model = verl_overrides.model_issue(spec.verl.model, tree.path)
+        issues += [model] if model else []
+        return issues + verl_overrides.env_issues(tree.layout, spec.env)
 
     def compile(
         self,
@@ -130,9 +176,10 @@ class Preparer:
             task_id=task_id,
             attempt=attempt,
             checkpoint_dir=checkpoint_dir,
-            stop_wait_s=grace_seconds(self.settings, spec.priority),
+            stop_wait_s=grace_seconds(self.policy.current(), spec.priority),
             worker_resource=self.settings.worker_resource,
             verl_tree=tree,
             job_prefix=job_prefix,
+            run_dir=str(self.run_root / str(task_id)),
         )
         return compile_task(spec, ctx, argv)

@@ -17,7 +17,8 @@ from argus.errors import RayError
 from argus.ray_adapter import NodeInfo
 from argus.scheduling.fairshare import decay
 from argus.scheduling.planner import Admit, Demand, Node, Pending, Preempt, Running, Snapshot, Wait, plan
-from argus.scheduling.policy import Policy, policy_from_settings
+from argus.scheduling.policy import Policy
+from argus.services.prepare import Preparer
 from argus.settings import Settings
 from argus.states import ACTIVE, TaskStatus
 
@@ -40,9 +41,8 @@ def _demand(task: Task) -> Demand:
 
 
 def build_snapshot(db: Database, settings: Settings, nodes: list[Node], reachable: bool,
-                   policy: Policy | None = None, at: float | None = None) -> Snapshot:
+                   policy: Policy, at: float | None = None) -> Snapshot:
     """Everything the planner needs, read in one short transaction."""
-    policy = policy or policy_from_settings(settings)
     ts = now() if at is None else at
     with db.read() as session:
         active = session.execute(
@@ -68,7 +68,7 @@ def build_snapshot(db: Database, settings: Settings, nodes: list[Node], reachabl
                     now=ts, usage=usage)
 
 
-def preview_decision(db: Database, settings: Settings, provider, spec) -> dict:  # noqa: ANN001
+def preview_decision(db: Database, settings: Settings, provider, spec, policy: Policy) -> dict:  # noqa: ANN001
     """What the planner would do with ``spec`` now, without queueing it (``--dry-run``)."""
     ref = provider.current()
     nodes: list[Node] = []
@@ -78,11 +78,10 @@ def preview_decision(db: Database, settings: Settings, provider, spec) -> dict: 
             nodes = worker_nodes(ref.cluster.nodes(), settings.worker_resource)
         except RayError:
             reachable = False
-    policy = policy_from_settings(settings)
     snapshot = build_snapshot(db, settings, nodes, reachable, policy)
     gpus = spec.resources.gpus_per_node
     probe = Pending(0, policy.rank_of(spec.priority), snapshot.now,
-                    Demand(spec.resources.nodes, spec.resources.cpus,
+                    Demand(spec.resources.nodes, Preparer(settings).cpus_per_node(spec),
                            0.0 if gpus.shared else gpus.count, gpus.model), spec.team)
     snapshot = Snapshot(snapshot.nodes, snapshot.running, [*snapshot.pending, probe],
                         snapshot.cluster_reachable, snapshot.now, snapshot.usage)

@@ -5,7 +5,6 @@ Every function takes the database explicitly; nothing here talks to Ray.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -15,6 +14,8 @@ from argus.db.engine import Database
 from argus.db.models import Attempt, Event, Task
 from argus.db.store import current_attempt, get_task, now, record_created, transition
 from argus.errors import Conflict, InvalidTransition
+from argus.services.paths import snapshots_in
+from argus.services.prepare import Preparer
 from argus.services.views import task_view
 from argus.settings import Settings
 from argus.states import TaskStatus
@@ -44,6 +45,7 @@ def create_task(
 
     ``audit``: the request's audit entry, written in the same transaction as the task."""
     spec_data = spec.model_dump(mode="json")
+    cpus = Preparer(settings).cpus_per_node(spec)  # before the transaction: it may read the tree
     with db.write() as session:
         if idempotency_key:
             existing = session.scalar(select(Task).where(Task.idempotency_key == idempotency_key))
@@ -54,24 +56,38 @@ def create_task(
                         f"{existing.id} with a different spec; use a new key"
                     )
                 return task_view(existing, current_attempt(session, existing))
-        gpus = spec.resources.gpus_per_node
-        ts = now()
-        task = Task(
-            name=spec.name, kind=spec.kind, priority=spec.priority,
-            team=team or spec.team, owner=owner, status=S.QUEUED.value, reason="queued",
-            spec=spec_data, spec_text=spec_text, checkpoint_dir="",
-            nodes=spec.resources.nodes, gpus_per_node=0.0 if gpus.shared else gpus.count,
-            cpus_per_node=spec.resources.cpus, gpu_model=gpus.model,
-            max_attempts=spec.retry.max_attempts, idempotency_key=idempotency_key,
-            resubmit_of=resubmit_of, created_at=ts, updated_at=ts, queued_at=ts,
-        )
-        session.add(task)
-        session.flush()
-        task.checkpoint_dir = checkpoint_dir or _checkpoint_dir(settings, task.id, spec.name)
-        record_created(session, task, owner or "anonymous")
-        if audit is not None:
-            audit.record(session, target=f"task/{task.id}", owner=owner, team=task.team)
-        return task_view(task, None)
+        return _add_task(session, settings, spec, spec_text, owner=owner, team=team,
+                         idempotency_key=idempotency_key, checkpoint_dir=checkpoint_dir,
+                         resubmit_of=resubmit_of, audit=audit, cpus_per_node=cpus)
+
+
+def _add_task(session, settings: Settings, spec: CustomTask | VerlTask, spec_text: str, *,  # noqa: ANN001
+              owner: str | None, team: str | None, idempotency_key: str | None,
+              checkpoint_dir: str | None, resubmit_of: int | None,
+              audit: RequestAudit | None, cpus_per_node: float) -> dict[str, Any]:
+    """Insert the QUEUED task, its creation event and audit entry into the caller's transaction.
+
+    ``cpus_per_node``: what admission counts (Preparer.cpus_per_node, read before the transaction)."""
+    spec_data = spec.model_dump(mode="json")
+    gpus = spec.resources.gpus_per_node
+    ts = now()
+    task = Task(
+        name=spec.name, kind=spec.kind, priority=spec.priority,
+        team=team or spec.team, owner=owner, status=S.QUEUED.value, reason="queued",
+        spec=spec_data, spec_text=spec_text, checkpoint_dir="",
+        nodes=spec.resources.nodes, gpus_per_node=0.0 if gpus.shared else gpus.count,
+        cpus_per_node=cpus_per_node, gpu_model=gpus.model,
+        max_attempts=spec.retry.max_attempts, idempotency_key=idempotency_key,
+        resubmit_of=resubmit_of, created_at=ts, updated_at=ts, queued_at=ts,
+        snapshots=snapshots_in(spec) or None,
+    )
+    session.add(task)
+    session.flush()
+    task.checkpoint_dir = checkpoint_dir or _checkpoint_dir(settings, task.id, spec.name)
+    record_created(session, task, owner or "anonymous")
+    if audit is not None:
+        audit.record(session, target=f"task/{task.id}", owner=owner, team=task.team)
+    return task_view(task, None)
 
 
 def list_tasks(
@@ -111,6 +127,7 @@ def get(db: Database, task_id: int) -> dict[str, Any]:
         view["attempt_history"] = [
             {"number": a.number, "submission_id": a.submission_id, "status": a.status,
              "placement": a.placement, "message": a.message, "exit_code": a.exit_code,
+             "termination": a.termination,
              "created_at": a.created_at, "started_at": a.started_at, "ended_at": a.ended_at}
             for a in session.scalars(
                 select(Attempt).where(Attempt.task_id == task_id).order_by(Attempt.number)
@@ -154,8 +171,11 @@ def resubmit(
     db: Database, settings: Settings, task_id: int, *, actor: str = "anonymous", fresh: bool = False,
     audit: RequestAudit | None = None,
 ) -> dict[str, Any]:
-    """Queue an ended task again as a new task that resumes from its checkpoints (unless fresh)."""
-    with db.read() as session:
+    """Queue an ended task again as a new task that resumes from its checkpoints (unless fresh).
+
+    One write transaction: the checks (ended, no other task resumes from the same checkpoints)
+    and the insert, so two concurrent resubmits cannot both resume from one directory."""
+    with db.write() as session:
         old = get_task(session, task_id)
         if not TaskStatus(old.status).is_terminal():
             raise InvalidTransition(
@@ -168,27 +188,10 @@ def resubmit(
                 Task.status.not_in([s.value for s in (S.SUCCEEDED, S.FAILED, S.CANCELLED)]),
             )
         )
-        spec_data, spec_text, old_ckpt = old.spec, old.spec_text, old.checkpoint_dir
-        owner, team = old.owner, old.team
-    if sharing is not None and not fresh:
-        raise Conflict(f"task {sharing} already resumes from {old_ckpt}; wait for it or use --fresh")
-    spec = load_spec_data(spec_data, source=f"task {task_id}")
-    return create_task(
-        db, settings, spec, spec_text, owner=owner or actor, team=team,
-        checkpoint_dir=None if fresh else old_ckpt, resubmit_of=task_id, audit=audit,
-    )
+        if sharing is not None and not fresh:
+            raise Conflict(f"task {sharing} already resumes from {old.checkpoint_dir}; wait for it or use --fresh")
+        spec = load_spec_data(old.spec, source=f"task {task_id}")
+        return _add_task(session, settings, spec, old.spec_text, owner=old.owner or actor, team=old.team,
+                         idempotency_key=None, checkpoint_dir=None if fresh else old.checkpoint_dir,
+                         resubmit_of=task_id, audit=audit, cpus_per_node=old.cpus_per_node)
 
-
-def latest_step(checkpoint_dir: str) -> int | None:
-    """The newest saved step: verl's ``latest_checkpointed_iteration.txt`` or ``global_step_N/``."""
-    root = Path(checkpoint_dir)
-    marker = root / "latest_checkpointed_iteration.txt"
-    try:
-        return int(marker.read_text().strip())
-    except (OSError, ValueError):
-        pass
-    try:
-        steps = [int(p.name.split("_")[-1]) for p in root.glob("global_step_*") if p.is_dir()]
-    except (OSError, ValueError):
-        return None
-    return max(steps) if steps else None

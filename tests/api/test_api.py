@@ -120,7 +120,7 @@ def test_dry_run_queues_nothing_and_explains(api):
     http, _ray, _ = api
     result = http.post("/v1/tasks", params={"dry_run": "true"},
                        json={**SPEC, "resources": {"nodes": 1, "gpus_per_node": "16(H100)"}}).json()
-    assert result["dry_run"] is True and result["entrypoint"].startswith("env -C ")
+    assert result["dry_run"] is True and result["entrypoint"].startswith("sh -c ")
     assert result["decision"]["admit"] is False and "larger than the cluster" in result["decision"]["reason"]
     assert http.get("/v1/tasks").json()["total"] == 0
 

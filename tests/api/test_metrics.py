@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -63,7 +64,8 @@ def test_metrics_follow_a_task_from_queue_to_running(served):
     assert value(found, "argus_quota_gpus", team="red", flavor="H100", kind="nominal") == 8
     assert value(found, "argus_quota_gpus", team="red", flavor="H100", kind="in_use") == 2
     assert value(found, "argus_quota_gpus", team="red", flavor="H100", kind="borrowed") == 0
-    assert value(found, "argus_nodes", state="alive") == 1
+    assert value(found, "argus_nodes", state="ready") == 1  # FakeRay's one worker, no agent record
+    assert value(found, "argus_node_zombies", kind="Ray node without a live agent") == 1
     assert value(found, "argus_ray_reachable") == 1
     assert value(found, "argus_audit_chain_ok") == 1
     assert value(found, "argus_http_request_duration_seconds_count",
@@ -89,3 +91,19 @@ def test_metrics_refused_outside_the_allowed_networks(settings: Settings):
 def test_metrics_allow_setting_rejects_garbage(tmp_path: Path):
     with pytest.raises(ValueError, match="'10.0.0.300' is not an address or network"):
         Settings(state_dir=tmp_path, metrics_allow=["10.0.0.300"])
+
+
+def test_the_embedded_loop_times_its_ticks(tmp_path: Path) -> None:
+    settings, db, _tokens = build_world(tmp_path)
+    app = create_app(settings, provider=FakeProvider(FakeRay()), db=db, embed_scheduler=True)
+    with ServerThread(app) as server:
+        deadline = time.monotonic() + 20
+        found: dict = {}
+        while time.monotonic() < deadline:
+            found = samples(httpx.get(f"{server.url}/metrics").text)
+            if (value(found, "argus_scheduler_tick_seconds_count") or 0) >= 2:
+                break
+            time.sleep(0.2)
+    assert value(found, "argus_scheduler_tick_seconds_count") >= 2
+    assert value(found, "argus_scheduler_up") == 1
+    assert time.time() - value(found, "argus_scheduler_last_tick_timestamp_seconds") < 20

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,15 +40,21 @@ class UiWorld(World):
     ray: LogRay | None = None
 
 
-@pytest.fixture(scope="module")
-def ui_world(tmp_path_factory) -> Iterator[UiWorld]:  # noqa: ANN001
-    root = tmp_path_factory.mktemp("ui")
-    settings, db, tokens = build_world(root)
+def serve_ui(root: Path, **settings: Any) -> Iterator[UiWorld]:
+    """The API world (two teams, a user per role) served with the scheduler loop embedded;
+    ``settings``: overrides (e.g. team quotas)."""
+    base, db, tokens = build_world(root)
+    config = base.model_copy(update=settings)
     ray = LogRay(log_dir=root / "ray-logs")
     ray.log_dir.mkdir()
-    app = create_app(settings, provider=FakeProvider(ray), db=db, embed_scheduler=True)
+    app = create_app(config, provider=FakeProvider(ray), db=db, embed_scheduler=True)
     with ServerThread(app) as server:
-        yield UiWorld(settings, db, server.url, tokens, ray=ray)
+        yield UiWorld(config, db, server.url, tokens, ray=ray)
+
+
+@pytest.fixture(scope="module")
+def ui_world(tmp_path_factory) -> Iterator[UiWorld]:  # noqa: ANN001
+    yield from serve_ui(tmp_path_factory.mktemp("ui"))
 
 
 @pytest.fixture(scope="module")

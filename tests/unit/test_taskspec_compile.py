@@ -7,17 +7,33 @@ from pathlib import Path
 
 import pytest
 
-from taskspec import CompileContext, CompileError, VerlTree, compile_task, load_spec
+from taskspec import CompileContext, CompileError, VerlLayout, VerlTree, WorkloadLayout, compile_task, load_spec
 
 REPO = Path(__file__).resolve().parents[2]
-TREE = VerlTree("v0.9.1", "/shared/code/verl-0.9.1", "/shared/envs/verl-0.9.1/bin/python")
+_KEYS = {"nnodes": "trainer.nnodes", "gpus_per_node": "trainer.n_gpus_per_node",
+         "checkpoint_dir": "trainer.default_local_dir", "resume_mode": "trainer.resume_mode",
+         "save_freq": "trainer.save_freq", "train_files": "data.train_files", "val_files": "data.val_files",
+         "project": "trainer.project_name", "experiment": "trainer.experiment_name"}
+# As argus.verl.layout reads verl 0.9.1 (tests/unit/test_verl_layouts.py checks the real tree).
+LAYOUT = VerlLayout(workloads={
+    "ppo": WorkloadLayout("verl.trainer.main_ppo", "ppo_trainer", {
+        **_KEYS, "model": "actor_rollout_ref.model.path", "reward": "reward.custom_reward_function",
+        "py_executable": "ray_kwargs.ray_init.runtime_env.py_executable"},
+        ("trainer.max_actor_ckpt_to_keep", "trainer.max_critic_ckpt_to_keep")),
+    "sft": WorkloadLayout("verl.trainer.sft_trainer_ray", "sft_trainer_engine", {**_KEYS, "model": "model.path"},
+                          ("trainer.max_ckpt_to_keep",))})
+OLD = VerlLayout(workloads={"ppo": WorkloadLayout("verl.trainer.main_ppo", "ppo_trainer", {
+    **_KEYS, "model": "actor_rollout_ref.model.path", "reward": "custom_reward_function"})},
+    unsupported={"sft": "needs verl 0.7.1 or later"}, ray_init_prefix="ray_init")
+TREE = VerlTree("v0.9.1", "/shared/code/verl-0.9.1", "/shared/envs/verl-0.9.1/bin/python", LAYOUT)
 GPUS = "resources: {gpus_per_node: 1}\n"
 VERL = "kind: verl\nname: x\nverl: {{code: v, model: /m, train_files: [/a], val_files: [/b]{extra}}}\n" + GPUS.replace(
     "{", "{{").replace("}", "}}")
 
 
 def ctx(attempt: int = 1, **kw) -> CompileContext:  # noqa: ANN003
-    return CompileContext(task_id=7, attempt=attempt, checkpoint_dir="/ckpt/7-x", verl_tree=TREE, **kw)
+    return CompileContext(task_id=7, attempt=attempt, checkpoint_dir="/ckpt/7-x", verl_tree=TREE,
+                          run_dir="/shared/runs/7", **kw)
 
 
 def test_custom_job_request():
@@ -25,7 +41,8 @@ def test_custom_job_request():
                      "resources: {nodes: 1, cpus: 2, gpus_per_node: 2(A100)}\n")
     req = compile_task(spec, ctx())
     assert req.submission_id == "argus-7-1"
-    assert shlex.split(req.entrypoint) == ["env", "-C", "/work/code", "python", "t.py", "; rm -rf /"]
+    words = shlex.split(req.entrypoint)
+    assert words[:2] == ["sh", "-c"] and words[3:] == ["argus-task", "/work/code", "python", "t.py", "; rm -rf /"]
     assert req.entrypoint_num_cpus == 2 and req.entrypoint_num_gpus == 2
     assert req.entrypoint_resources["argus_worker"] > 0
     assert "accelerator_type:A100" in req.entrypoint_resources
@@ -36,7 +53,7 @@ def test_custom_job_request():
 def test_verl_job_request_sets_what_argus_owns_and_is_stable_across_attempts():
     spec = load_spec((REPO / "examples/verl-grpo.yaml").read_text())
     first, second = compile_task(spec, ctx(1)), compile_task(spec, ctx(2))
-    assert first.argv == second.argv and first.entrypoint == second.entrypoint
+    assert first.argv == second.argv  # the same command; only the attempt's directory differs
     assert first.argv[:3] == [TREE.python, "-m", "verl.trainer.main_ppo"]
     for item in ("trainer.nnodes=2", "trainer.n_gpus_per_node=8", "trainer.default_local_dir=/ckpt/7-x",
                  "trainer.resume_mode=auto", "trainer.save_freq=50",
@@ -44,40 +61,50 @@ def test_verl_job_request_sets_what_argus_owns_and_is_stable_across_attempts():
                  "algorithm.adv_estimator=grpo"):
         assert item in first.argv
     assert first.entrypoint_num_gpus == 0  # verl places its own GPU groups
-    assert first.runtime_env["py_executable"] == TREE.python
+    # 0.9.1: the interpreter goes through verl's own key, never the job's runtime_env (Ray
+    # refuses to merge two runtime_envs that both name py_executable).
+    assert f"ray_kwargs.ray_init.runtime_env.py_executable={TREE.python}" in first.argv
+    assert "py_executable" not in first.runtime_env
     assert first.runtime_env["env_vars"]["PYTHONPATH"] == TREE.path
-    assert first.workdir == TREE.path
+    # each attempt works in its own directory under the task's run directory, never in the tree
+    assert (first.workdir, second.workdir) == ("/shared/runs/7/attempt-1", "/shared/runs/7/attempt-2")
+    assert shlex.split(first.entrypoint)[4:6] == ["/shared/runs/7/attempt-1", TREE.python]
 
 
-def test_old_trees_get_the_old_reward_key():
+def test_old_trees_get_the_old_reward_key_and_the_interpreter_in_the_jobs_runtime_env():
     spec = load_spec((REPO / "examples/verl-grpo.yaml").read_text())
-    old = VerlTree("v0.6", "/t", "/py", reward_key="custom_reward_function")
-    argv = compile_task(spec, CompileContext(1, 1, "/c", verl_tree=old)).argv
-    assert "custom_reward_function.path=/gpfs/users/alice/reward.py" in argv
+    old = VerlTree("v0.6", "/t", "/py", OLD)
+    req = compile_task(spec, CompileContext(1, 1, "/c", verl_tree=old, run_dir="/r/1"))
+    assert "custom_reward_function.path=/gpfs/users/alice/reward.py" in req.argv
+    assert req.runtime_env["py_executable"] == "/py"
+    assert not any("py_executable" in a for a in req.argv)
 
 
-@pytest.mark.parametrize("override,path", [
-    ("trainer.nnodes=4", "verl.overrides.1"),
-    ("+trainer.default_local_dir=/tmp", "verl.overrides.1"),
-    ("custom_reward_function.path=/x.py", "verl.overrides.1"),
-    ("reward.custom_reward_function.name=f", "verl.overrides.1"),
-    ("~trainer.resume_mode", "verl.overrides.1"),
-    ("data.val_files=[/c]", "verl.overrides.1"),
-    ("actor_rollout_ref.model.path=/other", "verl.overrides.1"),
-])
-def test_overrides_that_fight_argus_are_refused(override, path):
-    text = VERL.format(extra=f", reward: {{path: /r.py}}, overrides: [a.b=1, '{override}']")
+def test_sft_on_a_tree_without_the_ray_sft_trainer_names_what_is_needed():
+    spec = load_spec("kind: verl\nname: s\nverl: {code: v, workload: sft, model: /m, train_files: [/a]}\n" + GPUS)
     with pytest.raises(CompileError) as info:
-        compile_task(load_spec(text), ctx())
-    assert info.value.path == path and "set by Argus" in info.value.message
+        compile_task(spec, CompileContext(1, 1, "/c", verl_tree=VerlTree("v0.6", "/t", "/py", OLD), run_dir="/r"))
+    assert info.value.path == "verl.workload" and "0.7.1 or later" in info.value.message
 
 
-def test_the_refusal_names_the_key_and_its_owner():
-    text = VERL.format(extra=", overrides: ['++trainer.nnodes=4']")
-    with pytest.raises(CompileError) as info:
-        compile_task(load_spec(text), ctx())
-    assert (info.value.path, info.value.message) == (
-        "verl.overrides.0", "'trainer.nnodes' is set by Argus from resources.nodes; remove this override")
+def test_checkpoint_keep_goes_to_the_trees_own_keys_and_to_custom_tasks_as_env():
+    spec = load_spec(VERL.format(extra="") + "checkpoint: {keep: 2}\n")
+    argv = compile_task(spec, ctx()).argv
+    assert "trainer.max_actor_ckpt_to_keep=2" in argv and "trainer.max_critic_ckpt_to_keep=2" in argv
+    sft = load_spec("kind: verl\nname: s\nverl: {code: v, workload: sft, model: /m, train_files: [/a]}\n"
+                    + GPUS + "checkpoint: {keep: 3}\n")
+    assert "trainer.max_ckpt_to_keep=3" in compile_task(sft, ctx()).argv
+    custom = load_spec("kind: custom\nname: x\ncode: /c\ncommand: [a]\ncheckpoint: {keep: 4}\n")
+    assert compile_task(custom, ctx()).runtime_env["env_vars"]["ARGUS_CHECKPOINT_KEEP"] == "4"
+
+
+def test_project_and_experiment_come_from_the_task_unless_overridden():
+    spec = load_spec(VERL.format(extra="") + "team: risk\n")
+    argv = compile_task(spec, ctx()).argv
+    assert "trainer.project_name=risk" in argv and "trainer.experiment_name=x" in argv
+    mine = load_spec(VERL.format(extra=", overrides: [trainer.experiment_name=mine]"))
+    argv = compile_task(mine, ctx()).argv
+    assert [a for a in argv if a.startswith("trainer.experiment_name")] == ["trainer.experiment_name=mine"]
 
 
 def test_paths_hydra_cannot_carry_are_refused():
@@ -107,7 +134,9 @@ def test_argus_overrides_come_first_in_a_fixed_order_then_the_users():
     assert argv[3:] == [
         "trainer.nnodes=1", "trainer.n_gpus_per_node=1", "trainer.default_local_dir=/ckpt/7-x",
         "trainer.resume_mode=auto", "trainer.save_freq=100", "actor_rollout_ref.model.path=/m",
-        "data.train_files=[/a]", "data.val_files=[/b]", "reward.custom_reward_function.path=/r.py",
+        "data.train_files=[/a]", "data.val_files=[/b]", "trainer.project_name=argus",
+        "trainer.experiment_name=x", f"ray_kwargs.ray_init.runtime_env.py_executable={TREE.python}",
+        "reward.custom_reward_function.path=/r.py",
         "reward.custom_reward_function.name=f", "x.y=1", "z=2"]
 
 
@@ -139,6 +168,8 @@ def test_verl_needs_whole_gpus(gpus):
 def test_verl_needs_a_resolved_tree():
     with pytest.raises(CompileError) as info:
         compile_task(load_spec(VERL.format(extra="")), CompileContext(7, 1, "/c"))
+    with pytest.raises(CompileError):
+        compile_task(load_spec(VERL.format(extra="")), CompileContext(7, 1, "/c", verl_tree=TREE))  # no run dir
     assert info.value.path == "verl.code"
 
 
@@ -185,7 +216,7 @@ def test_a_stored_argv_wins_over_a_recompiled_one():
     spec = load_spec((REPO / "examples/verl-grpo.yaml").read_text())
     stored = ["/py", "-m", "verl.trainer.main_ppo", "trainer.nnodes=2"]
     req = compile_task(spec, ctx(2), stored)
-    assert req.argv == stored and req.entrypoint == shlex.join(["env", "-C", TREE.path, *stored])
+    assert req.argv == stored and shlex.split(req.entrypoint)[4:] == ["/shared/runs/7/attempt-2", *stored]
 
 
 def test_the_users_pythonpath_comes_after_the_verl_tree():

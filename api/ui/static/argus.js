@@ -15,9 +15,8 @@ function el(tag, attrs, ...children) {
 function fmtTime(ts) {
   if (!ts) return "–";
   const d = new Date(ts * 1000);
-  const ago = (Date.now() - d.getTime()) / 1000;
   const clock = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
-  if (ago < 86400) return clock;
+  if (d.toDateString() === new Date().toDateString()) return clock;
   return d.toLocaleDateString() + " " + clock;
 }
 
@@ -150,6 +149,26 @@ function initTask() {
   if (pre) streamLog(pre, document.getElementById("log-state"));
 }
 
+// --- bars (CSP allows no inline styles: widths come from data attributes) and refresh ---------
+function applyBars(root) {
+  for (const b of (root || document).querySelectorAll("[data-width]")) b.style.width = b.dataset.width + "%";
+  for (const b of (root || document).querySelectorAll("[data-left]")) b.style.left = b.dataset.left + "%";
+}
+
+function initRefresh() {
+  const box = document.querySelector("[data-refresh]");
+  if (!box) return;
+  every(parseInt(box.dataset.refresh, 10), async () => {
+    const r = await fetch(location.href, { credentials: "same-origin" });
+    if (r.redirected || !r.ok) return;
+    const fresh = new DOMParser().parseFromString(await r.text(), "text/html").getElementById(box.id);
+    if (!fresh) return;
+    box.replaceChildren(...fresh.childNodes);
+    localTimes(box);
+    applyBars(box);
+  });
+}
+
 // --- confirmations ------------------------------------------------------------------------
 function initConfirm() {
   for (const f of document.querySelectorAll("form[data-confirm]")) {
@@ -159,6 +178,8 @@ function initConfirm() {
 
 document.addEventListener("DOMContentLoaded", () => {
   localTimes();
+  applyBars();
+  initRefresh();
   initConfirm();
   initTaskList();
   initTask();
