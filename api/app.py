@@ -14,7 +14,7 @@ from api.middleware import BodyLimit, RequestContext
 from api.noise import NoiseGate
 from api.observe import Timing
 from api.routers import (audit, cluster, files, identity, metrics, nodes, policy, secrets, snapshots,
-                         system, tasks)
+                         system, tasks, verl)
 from argus import __version__
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
@@ -84,6 +84,7 @@ def create_app(
     app.include_router(policy.router)
     app.include_router(metrics.router)
     app.include_router(nodes.router)
+    app.include_router(verl.router)
     ui.install(app, settings)
     return app
 

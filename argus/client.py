@@ -158,6 +158,9 @@ class ArgusClient:
     def schema(self) -> dict:
         return self._request("GET", "/v1/schema").json()
 
+    def verl_trees(self) -> dict:
+        return self._request("GET", "/v1/verl/trees").json()
+
     # identity and audit
     def whoami(self) -> dict:
         return self._request("GET", "/v1/whoami").json()
