@@ -6,12 +6,12 @@ from typing import Annotated, Any
 
 import yaml
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi import Path as FastPath
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import acting, audit_of, note
 from api.context import AppContext, get_ctx
+from api.params import Attempt, Offset, TaskId
 from api.schemas import TEXT, DryRun, EventList, TaskDetail, TaskList, TaskOut
 from argus.authz import Principal, require_action
 from argus.errors import BadRequest
@@ -26,9 +26,6 @@ Ctx = Annotated[AppContext, Depends(get_ctx)]
 
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
-MAX_ID = 2**63 - 1  # ids are 64-bit; a larger one names nothing (422, not an overflow)
-TaskId = Annotated[int, FastPath(ge=1, le=MAX_ID, description="A task id")]
-Attempt = Annotated[int | None, Query(ge=1, le=1_000_000, description="An attempt number")]
 
 
 def _parse_spec(body: bytes, ctype: str, source: str) -> tuple[CustomTask | VerlTask, str]:
@@ -91,7 +88,7 @@ def list_tasks(
     priority: str | None = None,
     team: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    offset: Offset = 0,
 ) -> Any:
     statuses = [s.upper() for item in status or [] for s in item.split(",") if s]
     return task_service.list_tasks(ctx.db, statuses=statuses, priority=priority, team=team,
@@ -141,4 +138,4 @@ def resubmit(task_id: TaskId, request: Request, ctx: Ctx, who: Principal = Depen
     access.authorize_task(ctx.db, who, "task.resubmit", task_id)
     note(request, resubmit_of=task_id)
     return task_service.resubmit(ctx.db, ctx.settings, task_id, actor=who.name, fresh=fresh,
-                                 audit=audit_of(request))
+                                 audit=audit_of(request), paths=ctx.preparer.path_issues)
