@@ -162,7 +162,14 @@ class ArgusSftp(paramiko.SFTPServerInterface):
         loc = self._loc(path)
         if flags & WRITE_FLAGS:
             self._may_write("sftp.write", loc)
-        fd = self.s.view.open(loc, flags)
+            self.s.quota = self.s.storage.quota(self.s.who.team)  # a changed quota applies now
+        try:
+            fd = self.s.view.open(loc, flags)
+        except ArgusError as exc:
+            if flags & WRITE_FLAGS:
+                self.s.audit("sftp.write", loc, "denied" if isinstance(exc, Forbidden) else "error",
+                             reason=exc.message)
+            raise
         return Handle(self.s, loc, fd, flags)
 
     def _may_write(self, action: str, loc: Loc) -> None:
