@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv browser demo test test-unit test-integration bench-submit bench-sched bench-rejoin bench-cli clean lint-imports
+.PHONY: venv browser promtool demo test test-unit test-integration bench-submit bench-sched bench-rejoin bench-cli clean lint-imports
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,11 @@ demo: $(STAMP)
 browser:
 	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 
-test: $(STAMP) browser
+# promtool and prometheus (Debian's prometheus package): rule tests and a real scrape test.
+promtool:
+	@command -v promtool >/dev/null || (apt-get update && apt-get install -y --no-install-recommends prometheus)
+
+test: $(STAMP) browser promtool
 	$(PY) -m pytest -q
 
 test-unit: $(STAMP)
