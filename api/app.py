@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api import auth, errors, observe, ui
 from api.context import AppContext
-from api.routers import audit, cluster, identity, metrics, nodes, secrets, system, tasks
+from api.routers import audit, cluster, identity, metrics, nodes, reports, secrets, system, tasks
 from argus import __version__
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
@@ -61,6 +61,7 @@ def create_app(
     app.include_router(secrets.router)
     app.include_router(metrics.router)
     app.include_router(nodes.router)
+    app.include_router(reports.router)
     ui.install(app, settings)
     return app
 

@@ -41,6 +41,7 @@ ACTIONS = {
     "secret.read": "list secret names (never the values)",
     "node.read": "list worker nodes: state, GPUs, quarantine reason, heartbeat, zombies",
     "node.release": "lift a node's quarantine (after an Xid)",
+    "report.read": "usage reports: GPU-hours, tasks, waits, preemptions, failures (team scope: own team)",
 }
 
 O, T, A = Scope.OWN, Scope.TEAM, Scope.ALL
@@ -52,14 +53,15 @@ PERMISSIONS: dict[str, dict[str, Scope]] = {
     "team-admin": {
         "task.submit": O, "task.list": T, "task.read": T, "task.logs": T, "task.cancel": T,
         "task.resubmit": T, "user.create": T, "user.grant": T, "team.read": T, **_SELF, "user.read": T,
-        **_SECRETS, "node.read": A,
+        **_SECRETS, "node.read": A, "report.read": T,
     },
     "user": {
         "task.submit": O, "task.list": T, "task.read": T, "task.logs": O, "task.cancel": O,
-        "task.resubmit": O, "team.read": T, **_SELF, **_SECRETS, "node.read": A,
+        "task.resubmit": O, "team.read": T, **_SELF, **_SECRETS, "node.read": A, "report.read": T,
     },
-    "viewer": {"task.list": T, "task.read": T, "task.logs": T, "team.read": T, **_SELF, "node.read": A},
-    "auditor": {"audit.read": A, **_SELF},
+    "viewer": {"task.list": T, "task.read": T, "task.logs": T, "team.read": T, **_SELF, "node.read": A,
+               "report.read": T},
+    "auditor": {"audit.read": A, **_SELF, "report.read": A},
 }
 
 # What a team-admin may hand out: never a role above their own.

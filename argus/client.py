@@ -174,6 +174,10 @@ class ArgusClient:
     def nodes(self) -> dict:
         return self._request("GET", "/v1/nodes").json()
 
+    def report(self, *, since: str, until: str | None, by: str, fmt: str) -> Response:
+        return self._request("GET", "/v1/reports/usage",
+                             params={"since": since, "until": until, "by": by, "format": fmt})
+
     def release_node(self, name: str) -> dict:
         return self._request("POST", f"/v1/nodes/{name}/release").json()
 

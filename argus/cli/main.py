@@ -40,6 +40,7 @@ COMMANDS = {
     "down": "argus.cli.up:down_cmd",
     "nodes": "argus.cli.ops:nodes_cmd",
     "node": "argus.cli.ops:node_group",
+    "report": "argus.cli.report:report_cmd",
 }
 
 

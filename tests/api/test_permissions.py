@@ -8,6 +8,7 @@ caller's), ``team`` (alice's, team red), ``other`` (carol's, team blue); '-' = n
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 
 import pytest
@@ -46,6 +47,7 @@ EXPECTED = {
     "secret.read":   ("yyy", "ynn", "ynn", "nnn", "nnn"),
     "node.read":     ("y--", "y--", "y--", "y--", "n--"),
     "node.release":  ("y--", "n--", "n--", "n--", "n--"),
+    "report.read":   ("y--", "y--", "y--", "y--", "y--"),
 }
 ROLES = list(ACTOR)
 CELLS = [
@@ -127,6 +129,8 @@ def attempt(world, action: str, actor: str, target: str) -> tuple[int, bool | No
         noderegistry.publish(world.settings.shared_root, {"name": name, "quarantined": True,
                                                           "quarantine_reason": "Xid 79", "heartbeat_at": 1.0})
         return http.post(f"/v1/nodes/{name}/release").status_code, None
+    if action == "report.read":
+        return http.get("/v1/reports/usage", params={"since": str(time.time() - 86400)}).status_code, None
     raise AssertionError(f"no test for {action}")
 
 
