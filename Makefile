@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv browser promtool demo test test-unit test-integration bench-submit bench-sched bench-rejoin bench-cli clean lint-imports
+.PHONY: sftp-client venv browser promtool demo test test-unit test-integration bench-submit bench-sched bench-rejoin bench-cli clean lint-imports
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,12 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m argus.demo
 
+# The SFTP tests drive the real OpenSSH client (sftp, ssh-keygen, ssh-keyscan).
+sftp-client:
+	@command -v sftp >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-client; } || \
+	  echo "warning: install openssh-client (sftp) for the SFTP tests"
+
 # The UI tests drive Debian's chromium through Playwright (Playwright's own browser download
 # does not work offline); installed once, skipped when it is already there.
 browser:
@@ -26,10 +32,10 @@ browser:
 promtool:
 	@command -v promtool >/dev/null || (apt-get update && apt-get install -y --no-install-recommends prometheus)
 
-test: $(STAMP) browser promtool
+test: $(STAMP) browser sftp-client promtool
 	$(PY) -m pytest -q
 
-test-unit: $(STAMP)
+test-unit: $(STAMP) sftp-client
 	$(PY) -m pytest -q -m "not integration and not cluster"
 
 bench-submit: $(STAMP)

@@ -9,15 +9,18 @@ from fastapi import FastAPI
 
 from api import auth, errors, observe, ui
 from api.context import AppContext
-from api.routers import audit, cluster, identity, metrics, nodes, reports, secrets, system, tasks
+from api.routers import audit, cluster, files, identity, metrics, nodes, policy, reports, secrets, system, tasks
 from argus import __version__
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
 from argus.db.migrate import upgrade
 from argus.control.loop import Scheduler
 from argus.metrics.server import ServerMetrics
+from argus.services.policy import PolicySource, seed_policy
 from argus.services.prepare import Preparer
+from argus.services.storage import Storage
 from argus.settings import Settings
+from argus.sftp.server import SftpServer
 
 
 def create_app(
@@ -29,16 +32,22 @@ def create_app(
 ) -> FastAPI:
     db = db or Database(settings.database_url)
     upgrade(db)
+    seed_policy(db, settings)
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     embed = settings.embed_scheduler if embed_scheduler is None else embed_scheduler
-    scheduler = Scheduler(db, settings, provider) if embed else None
-    server_metrics = ServerMetrics(db, settings, provider, scheduler_state=_scheduler_state(scheduler))
+    storage = Storage(db, settings)
+    storage.ensure_all()
+    preparer = Preparer(settings, PolicySource(settings, db))  # the one policy of this process
+    scheduler = Scheduler(db, settings, provider, preparer=preparer) if embed else None
+    server_metrics = ServerMetrics(db, settings, provider, scheduler_state=_scheduler_state(scheduler),
+                                   policy=preparer.policy)
+    ctx = AppContext(settings, db, provider, preparer, server_metrics, scheduler, storage)
     if scheduler is not None:
         scheduler.on_tick = server_metrics.tick.observe
-    ctx = AppContext(settings, db, provider, Preparer(settings), server_metrics, scheduler)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        sftp = SftpServer(settings, db, storage).start() if settings.sftp_port else None
         if scheduler is not None:
             scheduler.start()
         try:
@@ -46,6 +55,8 @@ def create_app(
         finally:
             if scheduler is not None:
                 scheduler.stop()
+            if sftp is not None:
+                sftp.stop()
 
     app = FastAPI(title="Argus", version=__version__, lifespan=lifespan,
                   description="Queue, schedule and run training tasks as Ray Jobs.")
@@ -57,8 +68,10 @@ def create_app(
     app.include_router(tasks.router)
     app.include_router(identity.router)
     app.include_router(audit.router)
+    app.include_router(files.router)
     app.include_router(cluster.router)
     app.include_router(secrets.router)
+    app.include_router(policy.router)
     app.include_router(metrics.router)
     app.include_router(nodes.router)
     app.include_router(reports.router)

@@ -11,6 +11,7 @@ from argus.db.engine import Database
 from argus.control.loop import Scheduler
 from argus.metrics.server import ServerMetrics
 from argus.services.prepare import Preparer
+from argus.services.storage import Storage
 from argus.settings import Settings
 
 
@@ -22,6 +23,7 @@ class AppContext:
     preparer: Preparer
     metrics: ServerMetrics
     scheduler: Scheduler | None = None
+    storage: Storage | None = None
 
 
 def get_ctx(request: Request) -> AppContext:

@@ -37,8 +37,14 @@ ACTIONS = {
     "token.revoke": "revoke an API token",
     "token.read": "list API tokens (names, expiry, last use; never the secret)",
     "audit.read": "export and verify the audit trail",
+    "team.storage": "set a team's storage quota (bytes its directory and members' workspaces hold)",
+    "file.read": "list and download files in one's own view (/ workspace, /team team directory)",
+    "file.write": "upload, create, rename and delete files in one's own view (HTTP, SFTP)",
+    "key.manage": "register, list and remove one's SSH public keys (SFTP sign-in)",
     "secret.write": "store or remove a secret injected into the user's jobs (e.g. WANDB_API_KEY)",
     "secret.read": "list secret names (never the values)",
+    "policy.read": "see the priority classes and the teams' quotas",
+    "policy.write": "change a priority class or a team's quota (takes effect at the next tick)",
     "node.read": "list worker nodes: state, GPUs, quarantine reason, heartbeat, zombies",
     "node.release": "lift a node's quarantine (after an Xid)",
     "report.read": "usage reports: GPU-hours, tasks, waits, preemptions, failures (team scope: own team)",
@@ -46,6 +52,7 @@ ACTIONS = {
 
 O, T, A = Scope.OWN, Scope.TEAM, Scope.ALL
 _SELF = {"token.create": O, "token.revoke": O, "token.read": O, "user.read": O}
+_FILES = {"file.read": O, "file.write": O, "key.manage": O}
 _SECRETS = {"secret.write": O, "secret.read": O}  # only those who submit jobs have a use for them
 
 PERMISSIONS: dict[str, dict[str, Scope]] = {
@@ -53,14 +60,15 @@ PERMISSIONS: dict[str, dict[str, Scope]] = {
     "team-admin": {
         "task.submit": O, "task.list": T, "task.read": T, "task.logs": T, "task.cancel": T,
         "task.resubmit": T, "user.create": T, "user.grant": T, "team.read": T, **_SELF, "user.read": T,
-        **_SECRETS, "node.read": A, "report.read": T,
+        **_FILES, **_SECRETS, "node.read": A, "policy.read": A, "report.read": T,
     },
     "user": {
         "task.submit": O, "task.list": T, "task.read": T, "task.logs": O, "task.cancel": O,
-        "task.resubmit": O, "team.read": T, **_SELF, **_SECRETS, "node.read": A, "report.read": T,
+        "task.resubmit": O, "team.read": T, **_SELF, **_FILES, **_SECRETS, "node.read": A,
+        "policy.read": A, "report.read": T,
     },
-    "viewer": {"task.list": T, "task.read": T, "task.logs": T, "team.read": T, **_SELF, "node.read": A,
-               "report.read": T},
+    "viewer": {"task.list": T, "task.read": T, "task.logs": T, "team.read": T, **_SELF,
+               "file.read": O, "key.manage": O, "node.read": A, "policy.read": A, "report.read": T},
     "auditor": {"audit.read": A, **_SELF, "report.read": A},
 }
 

@@ -66,13 +66,13 @@ class ArgusClient:
         """Nothing is held between requests; kept for callers that close their clients."""
 
     def _open(self, method: str, path: str, *, params: dict | None = None, json_body: Any = None,
-              headers: dict | None = None) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+              headers: dict | None = None, content: Any = None) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
         query = {k: v for k, v in (params or {}).items() if v is not None}
         url = quote(self._prefix + path, safe="/:@!$&'()*+,;=-._~") + (
             f"?{urlencode(query, doseq=True)}" if query else "")
-        body = None if json_body is None else json.dumps(json_body).encode()
+        body = content if json_body is None else json.dumps(json_body).encode()
         all_headers = {**self._headers, **(headers or {})}
-        if body is not None:
+        if json_body is not None:
             all_headers["Content-Type"] = "application/json"
         kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
         conn = kind(self._host, self._port, timeout=self._timeout)
@@ -209,6 +209,66 @@ class ArgusClient:
     def audit_verify(self) -> dict:
         return self._request("GET", "/v1/audit/verify").json()
 
+    # files, SSH keys, storage (docs/data.md)
+    def workspace(self) -> dict:
+        return self._request("GET", "/v1/fs/workspace").json()
+
+    def fs_list(self, path: str) -> dict:
+        return self._request("GET", "/v1/fs/list", params={"path": path}).json()
+
+    def fs_stat(self, path: str, *, sha256: bool = False) -> dict:
+        params = {"path": path, "sha256": "true" if sha256 else "false"}
+        return self._request("GET", "/v1/fs/stat", params=params).json()
+
+    def fs_upload_offset(self, path: str) -> int:
+        return self._request("GET", "/v1/fs/upload", params={"path": path}).json()["offset"]
+
+    def fs_discard_upload(self, path: str) -> dict:
+        return self._request("DELETE", "/v1/fs/upload", params={"path": path}).json()
+
+    def fs_put(self, path: str, data: bytes, *, offset: int, final: bool,
+               sha256: str | None = None) -> dict:
+        params: dict[str, Any] = {"path": path, "offset": offset, "final": str(final).lower(),
+                                  "sha256": sha256}
+        return self._request("PUT", "/v1/fs/content", params=params, content=data,
+                             headers={"Content-Type": "application/octet-stream"}).json()
+
+    def fs_download(self, path: str) -> Iterator[bytes]:
+        conn, raw = self._open("GET", "/v1/fs/content", params={"path": path})
+        try:
+            if raw.status >= 400:
+                raise _api_error(Response(raw.status, raw.read()))
+            while chunk := raw.read1(_STREAM_CHUNK):
+                yield chunk
+        except (OSError, http.client.HTTPException) as exc:
+            raise Unavailable(f"lost the connection to {self.server} while downloading {path}") from exc
+        finally:
+            conn.close()
+
+    def fs_delete(self, path: str, *, recursive: bool = False) -> dict:
+        params = {"path": path, "recursive": str(recursive).lower()}
+        return self._request("DELETE", "/v1/fs/content", params=params).json()
+
+    def fs_mkdir(self, path: str) -> dict:
+        return self._request("POST", "/v1/fs/mkdir", params={"path": path}).json()
+
+    def add_key(self, public_key: str, name: str | None = None) -> dict:
+        return self._request("POST", "/v1/keys",
+                             json_body={"public_key": public_key, "name": name}).json()
+
+    def keys(self) -> list[dict]:
+        return self._request("GET", "/v1/keys").json()["items"]
+
+    def remove_key(self, name: str) -> dict:
+        return self._request("DELETE", f"/v1/keys/{name}").json()
+
+    def team_storage(self, team: str) -> dict:
+        return self._request("GET", f"/v1/teams/{team}/storage").json()
+
+    def set_team_storage(self, team: str, quota_bytes: int | None) -> dict:
+        return self._request("PUT", f"/v1/teams/{team}/storage",
+                             json_body={"quota_bytes": quota_bytes}).json()
+
     # secrets: names come back, values never
     def set_secret(self, name: str, value: str, *, user: str | None = None) -> dict:
         return self._request("PUT", f"/v1/secrets/{name}", json_body={"value": value},
@@ -220,6 +280,25 @@ class ArgusClient:
     def delete_secret(self, name: str, *, user: str | None = None) -> dict:
         return self._request("DELETE", f"/v1/secrets/{name}",
                              params={"user": user} if user else None).json()
+
+    # the run-time policy: priority classes and team quotas (admins change them)
+    def policy(self) -> dict:
+        return self._request("GET", "/v1/policy").json()
+
+    def set_team_quota(self, team: str, **body: Any) -> dict:
+        return self._request("PUT", f"/v1/teams/{team}/quota",
+                             json_body={k: v for k, v in body.items() if v is not None}).json()
+
+    def clear_team_quota(self, team: str, flavor: str | None = None) -> dict:
+        return self._request("DELETE", f"/v1/teams/{team}/quota",
+                             params={"flavor": flavor} if flavor else None).json()
+
+    def set_priority_class(self, name: str, **body: Any) -> dict:
+        return self._request("PUT", f"/v1/priority-classes/{name}",
+                             json_body={k: v for k, v in body.items() if v is not None}).json()
+
+    def delete_priority_class(self, name: str) -> dict:
+        return self._request("DELETE", f"/v1/priority-classes/{name}").json()
 
     def ready(self) -> dict:
         return self._fetch("GET", "/readyz").json()

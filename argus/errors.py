@@ -54,6 +54,21 @@ class Forbidden(ArgusError):
     http_status = 403
 
 
+class PathRefused(Forbidden):
+    """A file path that leaves the caller's workspace (``..``, a symlink, another team's)."""
+
+    code = "path_refused"
+
+
+class TooLarge(ArgusError):
+    code = "too_large"
+    http_status = 413
+
+
+class QuotaExceeded(TooLarge):
+    code = "quota_exceeded"
+
+
 class Unavailable(ArgusError):
     code = "unavailable"
     http_status = 503

@@ -10,8 +10,37 @@ import ipaddress
 import json
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PriorityClassConfig(BaseModel):
+    """One entry of ARGUS_PRIORITY_CLASSES; an unset field keeps the class's default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grace_seconds: int | None = Field(default=None, ge=1, le=86400)
+    may_preempt: bool | None = None
+    preemptible: bool | None = None
+
+
+class FlavorQuotaConfig(BaseModel):
+    """A team's quota of one GPU flavor (a model such as H100, or ``*`` for any)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    nominal: float = Field(ge=0, le=1e6)
+    borrowing_limit: float | None = Field(default=None, ge=0, le=1e6)
+    lending_limit: float | None = Field(default=None, ge=0, le=1e6)
+
+
+class TeamConfig(BaseModel):
+    """One entry of ARGUS_TEAMS: the team's fair-share weight and quota per flavor."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    weight: float = Field(default=1.0, gt=0, le=1e6)
+    quota: dict[str, FlavorQuotaConfig] = Field(default_factory=dict)
 
 
 class Settings(BaseSettings):
@@ -51,15 +80,17 @@ class Settings(BaseSettings):
         default_factory=lambda: ["realtime", "online", "batch"],
         description="Priority classes, highest first (JSON list).",
     )
-    priority_classes: dict[str, dict] = Field(
+    priority_classes: dict[str, PriorityClassConfig] = Field(
         default_factory=dict,
         description='Per class, JSON: {"batch": {"grace_seconds": 60, "may_preempt": true, '
-                    '"preemptible": true}}; unset keys keep the defaults (docs/scheduling.md).',
+                    '"preemptible": true}}; unset keys keep the defaults (docs/scheduling.md). '
+                    "Seeds the database on first start; then `argus priority-class set` changes it.",
     )
-    teams: dict[str, dict] = Field(
+    teams: dict[str, TeamConfig] = Field(
         default_factory=dict,
         description='Teams, JSON: {"nlp": {"weight": 1, "quota": {"H100": {"nominal": 16, '
-                    '"borrowing_limit": 8, "lending_limit": 8}}}}; a team not listed is not limited.',
+                    '"borrowing_limit": 8, "lending_limit": 8}}}}; a team not listed is not limited. '
+                    "Seeds the database on first start; then `argus team quota set` changes it.",
     )
     fair_share_half_life_seconds: float = Field(default=3600.0, ge=0, description="Usage half-life.")
     age_weight: float = Field(default=0.5, ge=0, description="Weight of the age factor (fair share: 1).")
@@ -84,7 +115,8 @@ class Settings(BaseSettings):
     tick_seconds: float = Field(default=1.0, gt=0, description="Scheduler loop period.")
     stop_wait_seconds: int = Field(
         default=30, ge=1,
-        description="RAY_JOB_STOP_WAIT_TIME_S for a class with no grace_seconds of its own.",
+        description="RAY_JOB_STOP_WAIT_TIME_S for a class that is not built in and has no "
+        "grace_seconds of its own (built in: realtime 30, online 30, batch 60).",
     )
     placement_timeout_s: float = Field(
         default=600.0, ge=0,
@@ -122,6 +154,26 @@ class Settings(BaseSettings):
         default=None, description="Logical GPUs a worker declares (default: what NVML finds)."
     )
     worker_gpu_model: str = Field(default="", description="GPU model a worker declares, e.g. H100.")
+    sftp_port: int | None = Field(
+        default=None, ge=1, le=65535,
+        description="With a port, argus server also serves SFTP there (argus sftp: SFTP alone).",
+    )
+    sftp_host: str = Field(default="", description="SFTP bind address (default: ARGUS_HOST).")
+    sftp_max_sessions: int = Field(default=64, ge=1, description="Concurrent SFTP connections at most.")
+    workspace_group: str = Field(
+        default="", description="Group given to new workspaces (the group Ray workers run as); "
+                                "default: the server user's primary group.",
+    )
+    upload_chunk_max_bytes: int = Field(
+        default=64 * 2**20, ge=2**16, description="Largest body one upload request (one chunk) may carry."
+    )
+    snapshot_max_bytes: int = Field(
+        default=256 * 2**20, ge=2**16,
+        description="Largest code snapshot argus submit may upload (files after the ignore rules).",
+    )
+    storage_usage_ttl_seconds: float = Field(
+        default=30.0, ge=0, description="How long a team's measured storage usage is reused (0: walk on every upload).",
+    )
     node_name: str = Field(default="", description="A worker's name in <shared root>/cluster/nodes/ (default: host name).")
     worker_drain_seconds: float = Field(
         default=60.0, ge=0,
@@ -186,6 +238,11 @@ class Settings(BaseSettings):
     def checkpoint_root(self) -> Path:
         root = self.shared_root if self.shared_root else self.state_dir / "shared"
         return (root / "checkpoints").resolve()
+
+    @property
+    def shared_dir(self) -> Path:
+        """The shared root, or ``<state dir>/shared`` on a one-machine set-up."""
+        return (self.shared_root if self.shared_root else self.state_dir / "shared").resolve()
 
     @property
     def log_dir(self) -> Path:

@@ -18,4 +18,5 @@ Ctx = Annotated[AppContext, Depends(get_ctx)]
 
 @router.get("/queue", summary="Pending tasks in the planner's order with why each waits; quota use per team")
 def get_queue(ctx: Ctx, who: Annotated[Principal, Depends(acting("task.list"))]) -> Any:
-    return {**queue.pending(ctx.db, ctx.settings, who), "teams": queue.quotas(ctx.db, ctx.settings, who)}
+    policy = ctx.preparer.policy.current()
+    return {**queue.pending(ctx.db, ctx.settings, policy, who), "teams": queue.quotas(ctx.db, policy, who)}

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import acting, audit_of, note
 from api.context import AppContext, get_ctx
 from argus.authz import PERMISSIONS, Principal
+from argus.files import workspaces
 from argus.services import identity
 from argus.services.quota import quota_view
 
@@ -53,7 +54,8 @@ def whoami(who: Principal = Depends(acting("whoami"))) -> Any:
 @router.post("/teams", status_code=201, summary="Create a team")
 def create_team(body: TeamIn, request: Request, ctx: Ctx, who: Principal = Depends(acting("team.create"))) -> Any:
     note(request, target=f"team/{body.name}", **body.model_dump())
-    return identity.create_team(ctx.db, who, body.name, body.description, audit=audit_of(request))
+    team = identity.create_team(ctx.db, who, body.name, body.description, audit=audit_of(request))
+    return {**team, "directory": str(workspaces.ensure_team(ctx.settings, body.name))}
 
 
 @router.get("/teams", summary="Teams the caller may see")
@@ -64,14 +66,16 @@ def list_teams(ctx: Ctx, who: Principal = Depends(acting("team.read"))) -> Any:
 @router.get("/teams/{name}", summary="A team: members, GPUs in use and its quota per flavor")
 def get_team(name: str, ctx: Ctx, who: Principal = Depends(acting("team.read"))) -> Any:
     team = identity.get_team(ctx.db, who, name)
-    return {**team, "quota": quota_view(ctx.db, ctx.settings, name)}
+    return {**team, "quota": quota_view(ctx.db, ctx.preparer.policy.current(), name),
+            "storage": ctx.storage.usage(name)}
 
 
 @router.post("/users", status_code=201, summary="Create a user")
 def create_user(body: UserIn, request: Request, ctx: Ctx, who: Principal = Depends(acting("user.create"))) -> Any:
     note(request, target=f"user/{body.name}", **body.model_dump())
-    return identity.create_user(ctx.db, who, body.name, team=body.team, role=body.role,
+    user = identity.create_user(ctx.db, who, body.name, team=body.team, role=body.role,
                                 audit=audit_of(request))
+    return {**user, "workspace": str(workspaces.ensure_user(ctx.settings, body.name))}
 
 
 @router.post("/users/{name}/grants", status_code=201, summary="Give a user an extra permission")

@@ -58,7 +58,8 @@ async def submit(
     owner, team = access.submit_identity(who, spec)
     preview = ctx.preparer.check(spec, source=source, owner=owner, team=team)
     if dry_run:
-        return dry_run_view(ctx.db, ctx.settings, ctx.provider, spec, preview, owner)
+        return dry_run_view(ctx.db, ctx.settings, ctx.provider, spec, preview, owner,
+                            ctx.preparer.policy.current())
     return task_service.create_task(ctx.db, ctx.settings, spec, text, owner=owner, team=team,
                                     idempotency_key=idempotency_key, audit=audit_of(request))
 

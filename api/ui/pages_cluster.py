@@ -32,9 +32,9 @@ def bar(row: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/queue")
 def queue_page(request: Request, ctx: Ctx, who: Annotated[Viewer, Depends(ui_acting("task.list"))]) -> Response:
-    pending = queue.pending(ctx.db, ctx.settings, who.principal)
+    pending = queue.pending(ctx.db, ctx.settings, ctx.preparer.policy.current(), who.principal)
     teams = [{**t, "flavors": [bar(f) for f in t["flavors"]]}
-             for t in queue.quotas(ctx.db, ctx.settings, who.principal)]
+             for t in queue.quotas(ctx.db, ctx.preparer.policy.current(), who.principal)]
     return render(request, "queue.html", pending=pending, teams=teams)
 
 

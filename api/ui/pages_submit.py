@@ -32,7 +32,7 @@ class YamlIn(BaseModel):
 def starter(ctx: AppContext, who: Viewer) -> str:
     """A small custom task pointing at the viewer's own workspace, to edit."""
     workspace = ctx.preparer.shared_root / "users" / who.name / "code"
-    return (f"kind: custom\nname: my-first-task\npriority: {ctx.settings.priorities[-1]}\n"
+    return (f"kind: custom\nname: my-first-task\npriority: {ctx.preparer.policy.current().classes[-1].name}\n"
             f"code: {workspace}\ncommand: [python, train.py, --steps, \"100\"]\n"
             "resources: {nodes: 1, cpus: 1, gpus_per_node: 0}\ncheckpoint: {save_freq: 20}\n"
             "retry: {max_attempts: 3}\n")
@@ -98,7 +98,8 @@ def validate(body: YamlIn, request: Request, ctx: Ctx,
     except (SpecError, ArgusError) as exc:
         return {"ok": False, "issues": _issues(body.yaml, exc)}
     return {"ok": True, "issues": [], "dry_run": dry_run_view(ctx.db, ctx.settings, ctx.provider,
-                                                              spec, preview, owner)}
+                                                              spec, preview, owner,
+                                                              ctx.preparer.policy.current())}
 
 
 @router.post("/submit")

@@ -51,7 +51,7 @@ def tasks_page(request: Request, ctx: Ctx, who: Annotated[Viewer, Depends(ui_act
     filters = _filters(status, priority, team, owner)
     listing = _list(ctx, who, filters, offset)
     return render(request, "tasks.html", listing=listing, statuses=STATUSES,
-                  priorities=ctx.settings.priorities,
+                  priorities=[c.name for c in ctx.preparer.policy.current().classes],
                   form={"status": status, "priority": priority, "team": team, "owner": owner})
 
 

@@ -7,7 +7,9 @@ import click
 from argus.authz import GRANTABLE
 from argus.cli.common import CliState, output_option, pass_state
 from argus.cli.config import write_config
+from argus.cli.files import storage
 from argus.cli.output import emit_json, table, when
+from argus.cli.policy import quota
 
 
 def show_secret(result: dict, save: bool, server: str | None) -> None:
@@ -77,7 +79,10 @@ def user_revoke_grant(state: CliState, name: str, permission: str, output: str) 
 
 @click.group()
 def team() -> None:
-    """Teams: create, list, show (members and GPUs in use)."""
+    """Teams: create, list, show (members and GPUs in use); quota (admins set it)."""
+
+
+team.add_command(quota)
 
 
 @team.command("create")
@@ -105,10 +110,12 @@ def team_show(state: CliState, name: str, output: str) -> None:
         emit_json(info)
         return
     click.echo(f"team {info['name']}: {info['gpus_in_use']:g} GPUs in use")
+    if info.get("storage"):
+        click.echo(f"storage: {info['storage']['text']} used")
     table([[m["name"], m["role"]] for m in info["members"]], ["MEMBER", "ROLE"])
     rows = info.get("quota") or []
     if not rows:
-        click.echo("quota: none configured (ARGUS_TEAMS); the team is not limited")
+        click.echo("quota: none (argus team quota set); the team is not limited")
         return
 
     def num(value: float | None) -> str:
@@ -175,3 +182,5 @@ def whoami(state: CliState, output: str) -> None:
     click.echo(f"{me['user']} (role {me['role']}, team {me['team'] or '-'}, token {me['token']})")
     for action, scope in me["permissions"].items():
         click.echo(f"  {action}: {scope}")
+
+team.add_command(storage)

@@ -12,6 +12,7 @@ from argus.cluster import HeadRecordCluster, StaticCluster
 from argus.db.engine import Database
 from argus.db.migrate import upgrade
 from argus.control.loop import Scheduler
+from argus.services.policy import seed_policy
 from argus.settings import Settings, load_settings
 
 
@@ -30,6 +31,7 @@ def scheduler_cmd() -> None:
     logsetup.setup(settings.log_level, settings.log_format)
     db = Database(settings.database_url)
     upgrade(db)
+    seed_policy(db, settings)
     scheduler = Scheduler(db, settings, make_provider(settings))
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -23,8 +23,9 @@ from argus.ray_adapter import JobState, RayCluster
 from argus.scheduling.fairshare import accrue, charge_of, decay
 from argus.scheduling.outcome import backoff_s, build_error_is_transient
 from argus.scheduling.planner import Admit, Node, Pending, Preempt, Snapshot, Wait, plan
-from argus.scheduling.policy import Policy, policy_from_settings
+from argus.scheduling.policy import Policy
 from argus.scheduling.rebalance import apply_loans
+from argus.services.policy import PolicySource
 from argus.services import secrets
 from argus.services.prepare import Preparer
 from argus.control.drain import Quarantines, agent_names, drain, pin_driver
@@ -62,7 +63,8 @@ class Admitter:
         self.db = db
         self.settings = settings
         self.preparer = preparer
-        self.policy = policy or policy_from_settings(settings)
+        # a fixed policy (tests, simulations) or the process's one source (settings + database)
+        self.source = PolicySource(settings, base=policy) if policy is not None else preparer.policy
         self._rebalanced_at = 0.0
         self._job_prefix: str | None = None
         self._backoff: dict[int, tuple[int, float]] = {}  # task id -> (transient errors in a row, retry at)
@@ -110,18 +112,19 @@ class Admitter:
                 if self.admit(cluster, epoch, decision):
                     admitted.append(pending[decision.task_id])
         if reachable:
-            save_usage(self.db, self.policy, snapshot, admitted)
+            save_usage(self.db, policy, snapshot, admitted)
 
     def current_policy(self) -> Policy:
         """The policy with open quota loans folded in; rebalances first when the period is up."""
         period = self.settings.rebalance_period_seconds
-        if not self.policy.teams or period <= 0:
-            return self.policy
+        policy = self.source.current()
+        if not policy.teams or period <= 0:
+            return policy
         if now() - self._rebalanced_at >= period:
             self._rebalanced_at = now()
-            snapshot = build_snapshot(self.db, self.settings, [], True, self.policy)
-            rebalance_now(self.db, self.policy, snapshot, self.settings.rebalance_threshold)
-        return apply_loans(self.policy, open_loans(self.db))
+            snapshot = build_snapshot(self.db, self.settings, [], True, policy)
+            rebalance_now(self.db, policy, snapshot, self.settings.rebalance_threshold)
+        return apply_loans(policy, open_loans(self.db))
 
     def preempt(self, decision: Preempt) -> bool:
         """RUNNING/SUBMITTED → PREEMPTING; the reconciler stops the Ray job and requeues the task."""

@@ -15,6 +15,7 @@ from argus.cluster import ClusterProvider
 from argus.db.engine import Database
 from argus.control.admit import Admitter
 from argus.scheduling.planner import Policy
+from argus.services.policy import PolicySource
 from argus.control.reconcile import Reconciler
 from argus.services.prepare import Preparer
 from argus.settings import Settings
@@ -29,13 +30,17 @@ class Scheduler:
         settings: Settings,
         provider: ClusterProvider,
         policy: Policy | None = None,
+        preparer: Preparer | None = None,
         on_tick: Callable[[float], None] | None = None,
     ):
         self.db = db
         self.settings = settings
         self.provider = provider
         self.reconciler = Reconciler(db, settings.log_dir, settings.placement_timeout_s)
-        self.admitter = Admitter(db, settings, Preparer(settings), policy)
+        if preparer is None:
+            source = PolicySource(settings, db) if policy is None else PolicySource(settings, base=policy)
+            preparer = Preparer(settings, source)
+        self.admitter = Admitter(db, settings, preparer, policy)
         self.last_tick: float | None = None
         self.last_error: str = ""
         self.on_tick = on_tick  # gets each tick's duration (argus_scheduler_tick_seconds)

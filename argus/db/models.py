@@ -1,12 +1,12 @@
 """Tables: tasks, attempts, events; fair-share usage, preemptions, quota loans; teams, users,
-API tokens, the audit log.
+API tokens, SSH keys, the audit log.
 
 Times are UTC seconds since the epoch (floats).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -43,6 +43,8 @@ class Task(Base):
     termination: Mapped[str | None] = mapped_column(String(32), nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
     resubmit_of: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Code snapshots the spec runs ({"code": "<sha256>"}), found by the server in the spec's paths.
+    snapshots: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
     queued_at: Mapped[float] = mapped_column(Float)
@@ -59,6 +61,8 @@ class Installation(Base):
 
     id: Mapped[str] = mapped_column(String(16), primary_key=True)
     created_at: Mapped[float] = mapped_column(Float)
+    # when the run-time policy tables were seeded from the settings (migration 0007)
+    policy_seeded_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class Attempt(Base):
@@ -136,12 +140,44 @@ class QuotaLoan(Base):
     reverted_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
+class TeamPolicy(Base):
+    """A team's fair-share weight and quota per flavor, as the scheduler uses it (migration 0007).
+
+    Seeded from ARGUS_TEAMS on first start, then changed through the API (``argus team quota``).
+    ``quota``: {flavor: {"nominal": n, "borrowing_limit": n|null, "lending_limit": n|null}}."""
+
+    __tablename__ = "team_policies"
+
+    team: Mapped[str] = mapped_column(String(64), primary_key=True)
+    weight: Mapped[float] = mapped_column(Float, default=1.0)
+    quota: Mapped[dict] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[float] = mapped_column(Float)
+    updated_by: Mapped[str] = mapped_column(String(64), default="")
+
+
+class PriorityClassRow(Base):
+    """A priority class (rank 0 is the highest), seeded from ARGUS_PRIORITIES/ARGUS_PRIORITY_CLASSES
+    on first start, then changed through the API (``argus priority-class``; migration 0007)."""
+
+    __tablename__ = "priority_classes"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer, unique=True)
+    grace_seconds: Mapped[int] = mapped_column(Integer)
+    may_preempt: Mapped[bool] = mapped_column(Boolean)
+    preemptible: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[float] = mapped_column(Float)
+    updated_by: Mapped[str] = mapped_column(String(64), default="")
+
+
 class Team(Base):
     __tablename__ = "teams"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[float] = mapped_column(Float)
+    # Bytes the team's directory and its members' workspaces may hold; None: not limited.
+    storage_quota_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class User(Base):
@@ -167,6 +203,22 @@ class Grant(Base):
     granted_at: Mapped[float] = mapped_column(Float)
 
     __table_args__ = (UniqueConstraint("user", "action", name="uq_grants_user_action"),)
+
+
+class SshKey(Base):
+    """A user's SSH public key: the SFTP server lets its holder in as that user."""
+
+    __tablename__ = "ssh_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user: Mapped[str] = mapped_column(ForeignKey("users.name"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    key_type: Mapped[str] = mapped_column(String(64))
+    public_key: Mapped[str] = mapped_column(Text)  # base64 blob, no comment
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)  # SHA256:..., as ssh-keygen -l
+    created_at: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (UniqueConstraint("user", "name", name="uq_ssh_keys_user_name"),)
 
 
 class ApiToken(Base):

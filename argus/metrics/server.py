@@ -25,6 +25,7 @@ from argus.db.models import Attempt, Preemption, Task
 from argus.errors import RayError
 from argus.metrics.waits import WaitFollower
 from argus.services import audit
+from argus.services.policy import PolicySource
 from argus.services.nodes import NO_AGENT, NO_RAYLET, node_rows
 from argus.services.quota import quota_view
 from argus.settings import Settings
@@ -58,7 +59,7 @@ class ServerMetrics:
     """The registry behind ``/metrics`` and the histograms the server observes into."""
 
     def __init__(self, db: Database, settings: Settings, provider: ClusterProvider,
-                 scheduler_state: Callable[[], dict] | None = None):
+                 scheduler_state: Callable[[], dict] | None = None, policy: PolicySource | None = None):
         self.registry = CollectorRegistry(auto_describe=False)
         self.task_wait = Histogram("argus_task_wait_seconds", "Time from QUEUED to RUNNING, per start",
                                    ["priority"], buckets=WAIT_BUCKETS, registry=self.registry)
@@ -68,7 +69,7 @@ class ServerMetrics:
                               "API request latency (route='/v1/tasks', method='POST' is submit)",
                               ["method", "route", "status"], buckets=HTTP_BUCKETS, registry=self.registry)
         self.waits = WaitFollower(db)
-        self.state = StateCollector(db, settings, provider, scheduler_state or (lambda: {}))
+        self.state = StateCollector(db, settings, provider, scheduler_state or (lambda: {}), policy=policy)
         self.registry.register(self.state)
         self._lock = threading.Lock()
 
@@ -83,8 +84,10 @@ class StateCollector(Collector):
     """Gauges computed from the DB and the cluster at scrape time."""
 
     def __init__(self, db: Database, settings: Settings, provider: ClusterProvider,
-                 scheduler_state: Callable[[], dict], clock: Callable[[], float] = time.time):
+                 scheduler_state: Callable[[], dict], clock: Callable[[], float] = time.time,
+                 policy: PolicySource | None = None):
         self.db, self.settings, self.provider = db, settings, provider
+        self.policy = policy or PolicySource(settings, db)
         self.scheduler_state = scheduler_state
         self.clock = clock
         self.audit = Cached(settings.metrics_audit_verify_seconds, self._verify_audit)
@@ -138,8 +141,9 @@ class StateCollector(Collector):
         with self.db.read() as session:
             used_by = {team for (team,) in session.execute(
                 select(Task.team).where(Task.team.is_not(None), Task.gpus_per_node > 0).distinct())}
-        for team in sorted(set(self.settings.teams) | used_by):
-            for row in quota_view(self.db, self.settings, team):
+        policy = self.policy.current()
+        for team in sorted(set(policy.teams) | used_by):
+            for row in quota_view(self.db, policy, team):
                 for kind in QUOTA_KINDS:
                     if row[kind] is not None:
                         family.add_metric([team, row["flavor"], kind], row[kind])

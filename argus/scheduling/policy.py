@@ -1,15 +1,17 @@
 """The scheduling policy as plain data: priority classes, team quotas, fair-share knobs.
 
-Built from settings by :func:`policy_from_settings` (an entry point passes it down); the
-planner only reads it. Nothing here touches the DB, Ray or the clock.
+Built once from the typed settings by :func:`policy_from_settings`; the database holds the
+parts an admin may change at run time (priority classes, team quotas: services/policy.py
+overlays them with :func:`with_overrides`). The planner only reads it. Nothing here touches
+the DB, Ray or the clock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
-from argus.settings import Settings
+from argus.settings import PriorityClassConfig, Settings, TeamConfig
 
 ANY_FLAVOR = "*"
 
@@ -79,33 +81,48 @@ class Policy:
         return team.weight if team and team.weight > 0 else 1.0
 
 
-def teams_from_config(config: Mapping[str, Mapping]) -> dict[str, Team]:
-    """``{"nlp": {"weight": 1, "quota": {"H100": {"nominal": 16, ...}}}}`` → teams."""
+# The built-in classes' stop grace; a class not built in gets ARGUS_STOP_WAIT_SECONDS.
+BUILT_IN = {c.name: c for c in Policy().classes}
+
+
+def teams_from_config(config: Mapping[str, TeamConfig]) -> dict[str, Team]:
+    """``{"nlp": TeamConfig(weight=1, quota={"H100": FlavorQuotaConfig(nominal=16)})}`` → teams."""
     teams: dict[str, Team] = {}
     for name, body in config.items():
-        quota = {flavor.upper() if flavor != ANY_FLAVOR else flavor: FlavorQuota(
-                     float(q["nominal"]),
-                     None if q.get("borrowing_limit") is None else float(q["borrowing_limit"]),
-                     None if q.get("lending_limit") is None else float(q["lending_limit"]))
-                 for flavor, q in (body.get("quota") or {}).items()}
-        teams[name] = Team(name, float(body.get("weight", 1.0)), quota)
+        body = TeamConfig.model_validate(body)
+        quota = {flavor_key(flavor): FlavorQuota(q.nominal, q.borrowing_limit, q.lending_limit)
+                 for flavor, q in body.quota.items()}
+        teams[name] = Team(name, body.weight, quota)
     return teams
 
 
-def classes_from_config(order: list[str], config: Mapping[str, Mapping],
-                        default_grace: int | None = None) -> tuple[PriorityClass, ...]:
-    defaults = {c.name: c for c in Policy().classes}
+def flavor_key(flavor: str) -> str:
+    """GPU models are compared upper-case; ``*`` is any flavor."""
+    return flavor if flavor == ANY_FLAVOR else flavor.upper()
+
+
+def classes_from_config(order: list[str], config: Mapping[str, PriorityClassConfig],
+                        default_grace: int = 30) -> tuple[PriorityClass, ...]:
+    """Classes in ``order`` (highest first); a built-in class keeps its own grace unless set."""
     out = []
     for rank, name in enumerate(order):
-        base = defaults.get(name, PriorityClass(name, rank))
-        body = config.get(name, {})
+        base = BUILT_IN.get(name, PriorityClass(name, rank, grace_seconds=default_grace))
+        body = PriorityClassConfig.model_validate(config.get(name, {}))
         out.append(PriorityClass(
             name, rank,
-            grace_seconds=int(body.get("grace_seconds", default_grace or base.grace_seconds)),
-            may_preempt=bool(body.get("may_preempt", base.may_preempt)),
-            preemptible=bool(body.get("preemptible", base.preemptible)),
+            grace_seconds=base.grace_seconds if body.grace_seconds is None else body.grace_seconds,
+            may_preempt=base.may_preempt if body.may_preempt is None else body.may_preempt,
+            preemptible=base.preemptible if body.preemptible is None else body.preemptible,
         ))
     return tuple(out)
+
+
+def with_overrides(base: Policy, classes: Sequence[PriorityClass] | None,
+                   teams: Mapping[str, Team] | None) -> Policy:
+    """``base`` with the classes and teams stored in the database (None: keep the base's)."""
+    return replace(base,
+                   classes=tuple(sorted(classes, key=lambda c: c.rank)) if classes is not None else base.classes,
+                   teams=dict(teams) if teams is not None else base.teams)
 
 
 def policy_from_settings(settings: Settings) -> Policy:
@@ -124,7 +141,6 @@ def policy_from_settings(settings: Settings) -> Policy:
     )
 
 
-def grace_seconds(settings: Settings, priority: str) -> int:
+def grace_seconds(policy: Policy, priority: str) -> int:
     """RAY_JOB_STOP_WAIT_TIME_S for a task of class ``priority``."""
-    policy = policy_from_settings(settings)
     return policy.klass(policy.rank_of(priority)).grace_seconds

@@ -7,13 +7,14 @@ from typing import Any
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
 from argus.services import secrets as secret_service
+from argus.scheduling.policy import Policy
 from argus.services.snapshot import preview_decision
 from argus.settings import Settings
 from taskspec import CustomTask, JobRequest, VerlTask
 
 
 def dry_run_view(db: Database, settings: Settings, provider: ClusterProvider,
-                 spec: CustomTask | VerlTask, preview: JobRequest, owner: str) -> dict[str, Any]:
+                 spec: CustomTask | VerlTask, preview: JobRequest, owner: str, policy: Policy) -> dict[str, Any]:
     """``preview``: the job request :meth:`Preparer.check` returned for ``spec``."""
     return {
         "dry_run": True,
@@ -25,5 +26,5 @@ def dry_run_view(db: Database, settings: Settings, provider: ClusterProvider,
         "entrypoint_num_gpus": preview.entrypoint_num_gpus,
         "entrypoint_resources": preview.entrypoint_resources,
         "verl_config": preview.verl_config,
-        "decision": preview_decision(db, settings, provider, spec),
+        "decision": preview_decision(db, settings, provider, spec, policy),
     }

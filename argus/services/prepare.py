@@ -19,6 +19,7 @@ from argus.verl import overrides as verl_overrides
 from argus.verl.trees import TreeEntry, discover_trees, inspect_tree
 from argus.errors import InvalidSpec
 from argus.scheduling.policy import grace_seconds
+from argus.services.policy import PolicySource
 from argus.settings import Settings
 from taskspec import (
     CompileContext,
@@ -43,8 +44,9 @@ def _invalid(source: str, issues: list[SpecIssue]) -> InvalidSpec:
 class Preparer:
     """Resolves verl code paths and compiles specs with the server's settings."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, policy: PolicySource | None = None):
         self.settings = settings
+        self.policy = policy or PolicySource(settings)
 
     @property
     def shared_root(self) -> Path:
@@ -87,11 +89,12 @@ class Preparer:
         With an ``owner`` every referenced path must lie inside the owner's allowed roots; a path
         outside them is never looked at on disk."""
         issues: list[SpecIssue] = []
-        if spec.priority not in self.settings.priorities:
-            close = difflib.get_close_matches(spec.priority, self.settings.priorities, n=1)
+        classes = [c.name for c in self.policy.current().classes]
+        if spec.priority not in classes:
+            close = difflib.get_close_matches(spec.priority, classes, n=1)
             tip = f"did you mean '{close[0]}'? " if close else ""
             issues.append(SpecIssue("priority", f"'{spec.priority}' is not a priority class; {tip}"
-                                    f"use one of: {', '.join(self.settings.priorities)}"))
+                                    f"use one of: {', '.join(classes)}"))
         if owner is not None:
             issues += check_spec_paths(spec, self.roots_for(owner, team))
         refused = {issue.path for issue in issues}
@@ -155,7 +158,7 @@ class Preparer:
             task_id=task_id,
             attempt=attempt,
             checkpoint_dir=checkpoint_dir,
-            stop_wait_s=grace_seconds(self.settings, spec.priority),
+            stop_wait_s=grace_seconds(self.policy.current(), spec.priority),
             worker_resource=self.settings.worker_resource,
             verl_tree=tree,
             job_prefix=job_prefix,

@@ -11,7 +11,7 @@ from argus.authz import Principal, allows, require_action
 from argus.db.engine import Database
 from argus.db.models import Task, Team
 from argus.scheduling.planner import fair_share, order
-from argus.scheduling.policy import policy_from_settings
+from argus.scheduling.policy import Policy
 from argus.services.quota import quota_view
 from argus.services.snapshot import build_snapshot
 from argus.settings import Settings
@@ -25,10 +25,9 @@ def _row(position: int, task: Task, now: float) -> dict[str, Any]:
             "preemptions": task.preemptions}
 
 
-def pending(db: Database, settings: Settings, actor: Principal) -> dict[str, Any]:
+def pending(db: Database, settings: Settings, policy: Policy, actor: Principal) -> dict[str, Any]:
     """Every QUEUED task the actor may see, numbered by its place among all pending tasks."""
     require_action(actor, "task.list")
-    policy = policy_from_settings(settings)
     snapshot = build_snapshot(db, settings, [], True, policy)
     ranked = [p.task_id for p in order(snapshot.pending, policy, fair_share(snapshot, policy), snapshot.now)]
     with db.read() as session:
@@ -38,11 +37,11 @@ def pending(db: Database, settings: Settings, actor: Principal) -> dict[str, Any
     return {"items": items, "total": len(ranked), "hidden": len(ranked) - len(items)}
 
 
-def quotas(db: Database, settings: Settings, actor: Principal) -> list[dict[str, Any]]:
+def quotas(db: Database, policy: Policy, actor: Principal) -> list[dict[str, Any]]:
     """Per team the actor may see: nominal, lent, borrowed and in use per flavor."""
-    configured = set(policy_from_settings(settings).teams)
+    configured = set(policy.teams)
     with db.read() as session:
         known = set(session.scalars(select(Team.name)))
     teams = sorted(t for t in configured | known if allows(actor, "team.read", team=t))
-    return [{"team": team, "configured": team in configured, "flavors": quota_view(db, settings, team)}
+    return [{"team": team, "configured": team in configured, "flavors": quota_view(db, policy, team)}
             for team in teams]

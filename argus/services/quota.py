@@ -9,18 +9,17 @@ from sqlalchemy import func, select
 
 from argus.db.engine import Database
 from argus.db.models import QuotaLoan, Task
-from argus.scheduling.policy import ANY_FLAVOR, policy_from_settings
-from argus.settings import Settings
+from argus.scheduling.policy import ANY_FLAVOR, Policy
 from argus.states import ACTIVE
 
 
-def quota_view(db: Database, settings: Settings, team: str) -> list[dict[str, Any]]:
+def quota_view(db: Database, policy: Policy, team: str) -> list[dict[str, Any]]:
     """One row per flavor the team has a quota for or uses: nominal as configured, lent/borrowed
     through open rebalancing loans, the effective nominal, the limits, and GPUs in use.
 
-    A team not configured in ARGUS_TEAMS has no rows for quota (it is not limited) but still
+    A team with no quota (`argus team quota set`) has no rows for quota (it is not limited) but still
     shows what it uses."""
-    configured = policy_from_settings(settings).team(team)
+    configured = policy.team(team)
     quotas = dict(configured.quota) if configured else {}
     with db.read() as session:
         used_rows = session.execute(

@@ -17,7 +17,7 @@ from argus.errors import RayError
 from argus.ray_adapter import NodeInfo
 from argus.scheduling.fairshare import decay
 from argus.scheduling.planner import Admit, Demand, Node, Pending, Preempt, Running, Snapshot, Wait, plan
-from argus.scheduling.policy import Policy, policy_from_settings
+from argus.scheduling.policy import Policy
 from argus.settings import Settings
 from argus.states import ACTIVE, TaskStatus
 
@@ -40,9 +40,8 @@ def _demand(task: Task) -> Demand:
 
 
 def build_snapshot(db: Database, settings: Settings, nodes: list[Node], reachable: bool,
-                   policy: Policy | None = None, at: float | None = None) -> Snapshot:
+                   policy: Policy, at: float | None = None) -> Snapshot:
     """Everything the planner needs, read in one short transaction."""
-    policy = policy or policy_from_settings(settings)
     ts = now() if at is None else at
     with db.read() as session:
         active = session.execute(
@@ -68,7 +67,7 @@ def build_snapshot(db: Database, settings: Settings, nodes: list[Node], reachabl
                     now=ts, usage=usage)
 
 
-def preview_decision(db: Database, settings: Settings, provider, spec) -> dict:  # noqa: ANN001
+def preview_decision(db: Database, settings: Settings, provider, spec, policy: Policy) -> dict:  # noqa: ANN001
     """What the planner would do with ``spec`` now, without queueing it (``--dry-run``)."""
     ref = provider.current()
     nodes: list[Node] = []
@@ -78,7 +77,6 @@ def preview_decision(db: Database, settings: Settings, provider, spec) -> dict: 
             nodes = worker_nodes(ref.cluster.nodes(), settings.worker_resource)
         except RayError:
             reachable = False
-    policy = policy_from_settings(settings)
     snapshot = build_snapshot(db, settings, nodes, reachable, policy)
     gpus = spec.resources.gpus_per_node
     probe = Pending(0, policy.rank_of(spec.priority), snapshot.now,

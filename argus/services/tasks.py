@@ -53,24 +53,35 @@ def create_task(
                         f"{existing.id} with a different spec; use a new key"
                     )
                 return task_view(existing, current_attempt(session, existing))
-        gpus = spec.resources.gpus_per_node
-        ts = now()
-        task = Task(
-            name=spec.name, kind=spec.kind, priority=spec.priority,
-            team=team or spec.team, owner=owner, status=S.QUEUED.value, reason="queued",
-            spec=spec_data, spec_text=spec_text, checkpoint_dir="",
-            nodes=spec.resources.nodes, gpus_per_node=0.0 if gpus.shared else gpus.count,
-            cpus_per_node=spec.resources.cpus, gpu_model=gpus.model,
-            max_attempts=spec.retry.max_attempts, idempotency_key=idempotency_key,
-            resubmit_of=resubmit_of, created_at=ts, updated_at=ts, queued_at=ts,
-        )
-        session.add(task)
-        session.flush()
-        task.checkpoint_dir = checkpoint_dir or _checkpoint_dir(settings, task.id, spec.name)
-        record_created(session, task, owner or "anonymous")
-        if audit is not None:
-            audit.record(session, target=f"task/{task.id}", owner=owner, team=task.team)
-        return task_view(task, None)
+        return _add_task(session, settings, spec, spec_text, owner=owner, team=team,
+                         idempotency_key=idempotency_key, checkpoint_dir=checkpoint_dir,
+                         resubmit_of=resubmit_of, audit=audit)
+
+
+def _add_task(session, settings: Settings, spec: CustomTask | VerlTask, spec_text: str, *,  # noqa: ANN001
+              owner: str | None, team: str | None, idempotency_key: str | None,
+              checkpoint_dir: str | None, resubmit_of: int | None,
+              audit: RequestAudit | None) -> dict[str, Any]:
+    """Insert the QUEUED task, its creation event and audit entry into the caller's transaction."""
+    spec_data = spec.model_dump(mode="json")
+    gpus = spec.resources.gpus_per_node
+    ts = now()
+    task = Task(
+        name=spec.name, kind=spec.kind, priority=spec.priority,
+        team=team or spec.team, owner=owner, status=S.QUEUED.value, reason="queued",
+        spec=spec_data, spec_text=spec_text, checkpoint_dir="",
+        nodes=spec.resources.nodes, gpus_per_node=0.0 if gpus.shared else gpus.count,
+        cpus_per_node=spec.resources.cpus, gpu_model=gpus.model,
+        max_attempts=spec.retry.max_attempts, idempotency_key=idempotency_key,
+        resubmit_of=resubmit_of, created_at=ts, updated_at=ts, queued_at=ts,
+    )
+    session.add(task)
+    session.flush()
+    task.checkpoint_dir = checkpoint_dir or _checkpoint_dir(settings, task.id, spec.name)
+    record_created(session, task, owner or "anonymous")
+    if audit is not None:
+        audit.record(session, target=f"task/{task.id}", owner=owner, team=task.team)
+    return task_view(task, None)
 
 
 def list_tasks(
@@ -154,8 +165,11 @@ def resubmit(
     db: Database, settings: Settings, task_id: int, *, actor: str = "anonymous", fresh: bool = False,
     audit: RequestAudit | None = None,
 ) -> dict[str, Any]:
-    """Queue an ended task again as a new task that resumes from its checkpoints (unless fresh)."""
-    with db.read() as session:
+    """Queue an ended task again as a new task that resumes from its checkpoints (unless fresh).
+
+    One write transaction: the checks (ended, no other task resumes from the same checkpoints)
+    and the insert, so two concurrent resubmits cannot both resume from one directory."""
+    with db.write() as session:
         old = get_task(session, task_id)
         if not TaskStatus(old.status).is_terminal():
             raise InvalidTransition(
@@ -168,12 +182,10 @@ def resubmit(
                 Task.status.not_in([s.value for s in (S.SUCCEEDED, S.FAILED, S.CANCELLED)]),
             )
         )
-        spec_data, spec_text, old_ckpt = old.spec, old.spec_text, old.checkpoint_dir
-        owner, team = old.owner, old.team
-    if sharing is not None and not fresh:
-        raise Conflict(f"task {sharing} already resumes from {old_ckpt}; wait for it or use --fresh")
-    spec = load_spec_data(spec_data, source=f"task {task_id}")
-    return create_task(
-        db, settings, spec, spec_text, owner=owner or actor, team=team,
-        checkpoint_dir=None if fresh else old_ckpt, resubmit_of=task_id, audit=audit,
-    )
+        if sharing is not None and not fresh:
+            raise Conflict(f"task {sharing} already resumes from {old.checkpoint_dir}; wait for it or use --fresh")
+        spec = load_spec_data(old.spec, source=f"task {task_id}")
+        return _add_task(session, settings, spec, old.spec_text, owner=old.owner or actor, team=old.team,
+                         idempotency_key=None, checkpoint_dir=None if fresh else old.checkpoint_dir,
+                         resubmit_of=task_id, audit=audit)
+

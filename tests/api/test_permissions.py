@@ -43,8 +43,14 @@ EXPECTED = {
     "token.revoke":  ("yyy", "ynn", "ynn", "ynn", "ynn"),
     "token.read":    ("y--", "y--", "y--", "y--", "y--"),
     "audit.read":    ("y--", "n--", "n--", "n--", "y--"),
+    "team.storage":  ("-yy", "-nn", "-nn", "-nn", "-nn"),
+    "file.read":     ("y--", "y--", "y--", "y--", "n--"),
+    "file.write":    ("y--", "y--", "y--", "n--", "n--"),
+    "key.manage":    ("y--", "y--", "y--", "y--", "n--"),
     "secret.write":  ("yyy", "ynn", "ynn", "nnn", "nnn"),
     "secret.read":   ("yyy", "ynn", "ynn", "nnn", "nnn"),
+    "policy.read":   ("y--", "y--", "y--", "y--", "n--"),
+    "policy.write":  ("y--", "n--", "n--", "n--", "n--"),
     "node.read":     ("y--", "y--", "y--", "y--", "n--"),
     "node.release":  ("y--", "n--", "n--", "n--", "n--"),
     "report.read":   ("y--", "y--", "y--", "y--", "y--"),
@@ -117,11 +123,29 @@ def attempt(world, action: str, actor: str, target: str) -> tuple[int, bool | No
         return http.get("/v1/tokens").status_code, None
     if action == "audit.read":
         return http.get("/v1/audit").status_code, None
+    return _data_attempt(world, http, action, team, target, owner)
+
+
+def _data_attempt(world, http, action: str, team: str | None, target: str,  # noqa: ANN001
+                  owner: str) -> tuple[int, None]:
+    if action == "team.storage":  # null: leave every team unlimited for the other cells
+        return http.put(f"/v1/teams/{team}/storage", json={"quota_bytes": None}).status_code, None
+    if action == "file.read":
+        return http.get("/v1/fs/list", params={"path": "/"}).status_code, None
+    if action == "file.write":
+        path = f"/perm-{uuid.uuid4().hex[:8]}.txt"
+        return http.put("/v1/fs/content", params={"path": path}, content=b"x").status_code, None
+    if action == "key.manage":
+        return http.get("/v1/keys").status_code, None
     if action in ("secret.write", "secret.read"):
         params = {} if target == "own" else {"user": owner}
         if action == "secret.read":
             return http.get("/v1/secrets", params=params).status_code, None
         return http.put("/v1/secrets/HF_TOKEN", params=params, json={"value": "hf_x"}).status_code, None
+    if action == "policy.read":
+        return http.get("/v1/policy").status_code, None
+    if action == "policy.write":  # a team no other cell uses
+        return http.put(f"/v1/teams/q-{uuid.uuid4().hex[:8]}/quota", json={"weight": 2}).status_code, None
     if action == "node.read":
         return http.get("/v1/nodes").status_code, None
     if action == "node.release":

@@ -11,6 +11,7 @@ from argus.control.admit import Admitter, save_usage
 from argus.services.snapshot import build_snapshot, preview_decision
 from argus.scheduling.planner import Node, Preempt, plan
 from argus.services.prepare import Preparer
+from argus.scheduling.policy import policy_from_settings
 from argus.settings import Settings
 from taskspec import load_spec_data
 
@@ -35,9 +36,9 @@ def test_realtime_snapshot_preempts_batch_and_records_the_preemptor(tmp_path):
         add(s, 1, "RUNNING", "batch", "cv", started=1500.0)
         add(s, 2, "QUEUED", "realtime", "risk")
     admitter = Admitter(db, settings, Preparer(settings))
-    snap = build_snapshot(db, settings, [Node("n0", 16, 8, "H100")], True, at=2000.0)
+    snap = build_snapshot(db, settings, [Node("n0", 16, 8, "H100")], True, admitter.source.current(), at=2000.0)
     assert snap.running[0].rank == 2 and snap.running[0].team == "cv" and snap.running[0].started_at == 1500.0
-    decisions = plan(snap, admitter.policy)
+    decisions = plan(snap, admitter.source.current())
     preempt = next(d for d in decisions if isinstance(d, Preempt))
     assert admitter.preempt(preempt)
     assert not admitter.preempt(preempt)  # a second apply finds it PREEMPTING and does nothing
@@ -49,9 +50,9 @@ def test_realtime_snapshot_preempts_batch_and_records_the_preemptor(tmp_path):
         assert (row.victim_task_id, row.preemptor_task_id, row.victim_attempt) == (1, 2, 1)
         entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "task.preempting")).one()
         assert (entry.actor, entry.target, entry.params["preemptor_task_id"]) == ("scheduler", "task/1", 2)
-    snap = build_snapshot(db, settings, [Node("n0", 16, 8, "H100")], True, at=2001.0)
+    snap = build_snapshot(db, settings, [Node("n0", 16, 8, "H100")], True, admitter.source.current(), at=2001.0)
     assert snap.running[0].preempting and snap.running[0].last_preempted_at is not None
-    assert "waiting for 1 preempted task(s) to stop" in plan(snap, admitter.policy)[0].reason
+    assert "waiting for 1 preempted task(s) to stop" in plan(snap, admitter.source.current())[0].reason
     db.dispose()
 
 
@@ -62,11 +63,11 @@ def test_usage_is_charged_at_admission_and_decays(tmp_path):
     with db.write() as s:
         add(s, 1, "QUEUED", "batch", "nlp")
     admitter = Admitter(db, settings, Preparer(settings))
-    snap = build_snapshot(db, settings, [], True, at=1000.0)
-    save_usage(db, admitter.policy, snap, list(snap.pending))
+    snap = build_snapshot(db, settings, [], True, admitter.source.current(), at=1000.0)
+    save_usage(db, admitter.source.current(), snap, list(snap.pending))
     with db.read() as s:
         assert s.get(FairShareUsage, "nlp").usage == 8.0
-    later = build_snapshot(db, settings, [], True, at=1100.0)
+    later = build_snapshot(db, settings, [], True, admitter.source.current(), at=1100.0)
     assert later.usage["nlp"] == 4.0
     db.dispose()
 
@@ -91,7 +92,7 @@ def test_dry_run_names_the_tasks_a_realtime_task_would_preempt(tmp_path):
     spec = load_spec_data({"kind": "custom", "name": "rt", "priority": "realtime", "code": str(tmp_path),
                            "command": ["python", "x.py"],
                            "resources": {"nodes": 1, "cpus": 1, "gpus_per_node": "8(H100)"}})
-    decision = preview_decision(db, settings, _Provider(), spec)
+    decision = preview_decision(db, settings, _Provider(), spec, policy_from_settings(settings))
     assert decision["admit"] is False and decision["preempt"] == [1]
     assert "preempting task(s) 1" in decision["reason"]
     with db.read() as s:

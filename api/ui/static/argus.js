@@ -15,9 +15,8 @@ function el(tag, attrs, ...children) {
 function fmtTime(ts) {
   if (!ts) return "–";
   const d = new Date(ts * 1000);
-  const ago = (Date.now() - d.getTime()) / 1000;
   const clock = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
-  if (ago < 86400) return clock;
+  if (d.toDateString() === new Date().toDateString()) return clock;
   return d.toLocaleDateString() + " " + clock;
 }
 
