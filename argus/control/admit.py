@@ -233,7 +233,8 @@ class Admitter:
                                                 checkpoint_dir=task.checkpoint_dir, argv=task.argv)
                 request = secrets.with_job_env(session, self.settings, request, task.owner,
                                                self.job_prefix, task.id, spec.env)
-                request = pin_driver(request, decision.placement, self.names)
+                placement = session.get(Attempt, live.attempt_id).placement or []
+                request = pin_driver(request, placement, self.names)
         except (CompileError, ValueError, ArgusError, OSError) as exc:
             with self.db.write() as session:
                 self._build_failed(session, live.task_id, S.SUBMITTING, live.number, exc)
