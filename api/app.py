@@ -9,7 +9,8 @@ from fastapi import FastAPI
 
 from api import auth, errors, observe, ui
 from api.context import AppContext
-from api.routers import audit, cluster, files, identity, metrics, nodes, policy, reports, secrets, system, tasks
+from api.routers import (audit, cluster, files, identity, metrics, nodes, ops, policy, reports, secrets, system,
+                         tasks)
 from argus import __version__
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
@@ -75,6 +76,7 @@ def create_app(
     app.include_router(metrics.router)
     app.include_router(nodes.router)
     app.include_router(reports.router)
+    app.include_router(ops.router)
     ui.install(app, settings)
     return app
 

@@ -178,6 +178,12 @@ class ArgusClient:
         return self._request("GET", "/v1/reports/usage",
                              params={"since": since, "until": until, "by": by, "format": fmt})
 
+    def gc(self, *, apply: bool) -> dict:
+        return self._request("POST", "/v1/gc", params={"apply": "true" if apply else "false"}).json()
+
+    def pin(self, task_id: int, *, pinned: bool = True) -> dict:
+        return self._request("POST" if pinned else "DELETE", f"/v1/tasks/{task_id}/pin").json()
+
     def release_node(self, name: str) -> dict:
         return self._request("POST", f"/v1/nodes/{name}/release").json()
 

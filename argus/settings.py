@@ -190,6 +190,14 @@ class Settings(BaseSettings):
     ui_session_seconds: float = Field(
         default=8 * 3600.0, gt=0, description="A web UI sign-in lasts this long (or until its token expires)."
     )
+    retention_days: float = Field(
+        default=30.0, gt=0,
+        description="argus gc removes an ended task's checkpoints and logs this long after it ended (unless pinned).",
+    )
+    event_retention_days: float = Field(
+        default=90.0, gt=0,
+        description="argus gc compacts an ended task's status events to its last one after this long.",
+    )
     metrics_allow: list[str] = Field(
         default_factory=lambda: ["127.0.0.1/32", "::1/128"],
         description="Addresses or networks (JSON list, CIDR) allowed to read GET /metrics; others get 403.",

@@ -120,7 +120,7 @@ def test_prometheus_scrapes_server_and_agents_and_an_xid_drains_a_node(cluster, 
     missing = sorted(n for n in metric_names() if n not in scraped and not GPU_ONLY.match(n))
     assert missing == [], f"dashboards or rules name metrics nothing exports: {missing}"
     stored = set(httpx.get(f"{url}/api/v1/label/__name__/values", timeout=10).json()["data"])
-    assert {"argus_tasks", "argus_nodes", "argus_quota_gpus", "argus_node_quarantined",
+    assert {"argus_tasks", "argus_nodes", "argus_node_quarantined",
             "argus_shared_fs_probe_seconds", "argus_task_node_gpus", "argus_scheduler_tick_seconds_bucket"} <= stored
 
     (holder,) = [r["metric"]["node"] for r in query(url, f'argus_task_node_gpus{{task="{task["id"]}"}}')]
