@@ -184,6 +184,9 @@ class ArgusClient:
     def pin(self, task_id: int, *, pinned: bool = True) -> dict:
         return self._request("POST" if pinned else "DELETE", f"/v1/tasks/{task_id}/pin").json()
 
+    def doctor(self, task_id: int | None = None) -> dict:
+        return self._request("GET", "/v1/doctor" if task_id is None else f"/v1/tasks/{task_id}/doctor").json()
+
     def release_node(self, name: str) -> dict:
         return self._request("POST", f"/v1/nodes/{name}/release").json()
 

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from api.auth import acting, audit_of, note
 from api.context import AppContext, get_ctx
 from argus.authz import Principal
-from argus.services import gc
+from argus.authz import require_action
+from argus.services import access, doctor, gc
 
 router = APIRouter(tags=["operations"])
 Ctx = Annotated[AppContext, Depends(get_ctx)]
@@ -32,3 +33,15 @@ def pin(task_id: int, request: Request, ctx: Ctx, who: Annotated[Principal, Depe
 def unpin(task_id: int, request: Request, ctx: Ctx, who: Annotated[Principal, Depends(acting("task.pin"))]) -> Any:
     note(request, target=f"task/{task_id}")
     return gc.pin(ctx.db, who, task_id, pinned=False, audit=audit_of(request))
+
+
+@router.get("/v1/tasks/{task_id}/doctor", summary="Why a task failed: known causes, what to do, a model's view")
+def doctor_task(task_id: int, ctx: Ctx, who: Annotated[Principal, Depends(acting("task.logs"))]) -> Any:
+    access.authorize_task(ctx.db, who, "task.logs", task_id)
+    return doctor.explain(ctx.db, ctx.settings, ctx.provider, task_id)
+
+
+@router.get("/v1/doctor", summary="Zombie nodes, RUNNING tasks without a Ray job, quarantined nodes")
+def doctor_cluster(ctx: Ctx, who: Annotated[Principal, Depends(acting("node.read"))]) -> Any:
+    require_action(who, "node.read")
+    return doctor.cluster(ctx.db, ctx.settings, ctx.provider)

@@ -51,6 +51,7 @@ COMMANDS = {
     "gc": "argus.cli.ops:gc_cmd",
     "pin": "argus.cli.ops:pin_cmd",
     "unpin": "argus.cli.ops:unpin_cmd",
+    "doctor": "argus.cli.ops:doctor_cmd",
 }
 
 

@@ -96,4 +96,42 @@ def unpin_cmd(state: CliState, task_id: int) -> None:
     click.echo(f"task {task_id}: unpinned")
 
 
-COMMANDS = [nodes_cmd, node_group, gc_cmd, pin_cmd, unpin_cmd]
+@click.command("doctor")
+@click.argument("task_id", type=int, required=False)
+@output_option
+@click.pass_obj
+def doctor_cmd(state: CliState, task_id: int | None, output: str) -> None:
+    """Why TASK_ID failed (known causes, what to do, a model's view if configured); without
+    TASK_ID: zombie nodes, RUNNING tasks whose Ray job is gone, quarantined nodes."""
+    answer = state.client().doctor(task_id)
+    if output == "json":
+        emit_json(answer)
+        return
+    if task_id is None:
+        _cluster_report(answer)
+        return
+    click.echo(f"task {answer['task']} ({answer['name']}): {answer['status']}, attempt {answer['attempt']}, "
+               f"exit code {answer['exit_code'] if answer['exit_code'] is not None else '-'}")
+    if answer.get("note"):
+        click.echo(f"note: {answer['note']}")
+    click.echo(f"cause: {answer['reason']} - {answer['summary']}"
+               + (" (transient: retried)" if answer["transient"] else ""))
+    if answer["evidence"]:
+        click.echo(f"evidence: {answer['evidence']}")
+    click.echo(f"what to do: {answer['what_to_do']}")
+    llm = answer.get("llm")
+    if llm:
+        click.echo(f"\n{llm['model'] or 'model'} says: {llm.get('diagnosis') or 'no answer (' + llm['error'] + ')'}")
+
+
+def _cluster_report(answer: dict) -> None:
+    lines = [*answer["problems"]]
+    lines += [f"zombie node {z['node']}: {z['why']}" for z in answer["zombie_nodes"]]
+    lines += [f"task {g['task']} is RUNNING but {g['why']} ({g['submission_id']})" for g in answer["running_without_job"]]
+    lines += [f"node {q['node']} quarantined: {q['reason']}" for q in answer["quarantined"]]
+    for line in lines:
+        click.echo(line)
+    click.echo("healthy" if answer["healthy"] else f"{len(lines)} finding(s)")
+
+
+COMMANDS = [nodes_cmd, node_group, gc_cmd, pin_cmd, unpin_cmd, doctor_cmd]
