@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: sftp-client venv browser promtool demo test test-unit test-integration bench-submit bench-sched bench-rejoin bench-cli clean lint-imports
+.PHONY: sftp-client venv browser promtool demo test test-unit test-integration bench-submit bench-sched bench-rejoin bench-cli bench-transfer clean lint-imports
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,9 @@ bench-sched: $(STAMP)
 
 bench-rejoin: $(STAMP)
 	$(PY) bench/rejoin.py
+
+bench-transfer: $(STAMP) sftp-client
+	$(PY) bench/transfer.py
 
 bench-cli: $(STAMP)
 	$(PY) bench/cli.py

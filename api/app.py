@@ -9,8 +9,8 @@ from fastapi import FastAPI
 
 from api import auth, errors, observe, ui
 from api.context import AppContext
-from api.routers import (audit, cluster, files, identity, metrics, nodes, ops, policy, reports, secrets, system,
-                         tasks)
+from api.routers import (audit, cluster, files, identity, metrics, nodes, ops, policy, reports, secrets, snapshots,
+                         system, tasks, verl)
 from argus import __version__
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
@@ -70,6 +70,7 @@ def create_app(
     app.include_router(identity.router)
     app.include_router(audit.router)
     app.include_router(files.router)
+    app.include_router(snapshots.router)
     app.include_router(cluster.router)
     app.include_router(secrets.router)
     app.include_router(policy.router)
@@ -77,6 +78,7 @@ def create_app(
     app.include_router(nodes.router)
     app.include_router(reports.router)
     app.include_router(ops.router)
+    app.include_router(verl.router)
     ui.install(app, settings)
     return app
 

@@ -66,7 +66,7 @@ class ArgusClient:
         """Nothing is held between requests; kept for callers that close their clients."""
 
     def _open(self, method: str, path: str, *, params: dict | None = None, json_body: Any = None,
-              headers: dict | None = None, content: Any = None) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+              headers: dict | None = None, content: Any = None, timeout: float | None = None) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
         query = {k: v for k, v in (params or {}).items() if v is not None}
         url = quote(self._prefix + path, safe="/:@!$&'()*+,;=-._~") + (
             f"?{urlencode(query, doseq=True)}" if query else "")
@@ -75,7 +75,7 @@ class ArgusClient:
         if json_body is not None:
             all_headers["Content-Type"] = "application/json"
         kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-        conn = kind(self._host, self._port, timeout=self._timeout)
+        conn = kind(self._host, self._port, timeout=timeout or self._timeout)
         try:
             conn.request(method, url, body=body, headers=all_headers)
             return conn, conn.getresponse()
@@ -157,6 +157,9 @@ class ArgusClient:
 
     def schema(self) -> dict:
         return self._request("GET", "/v1/schema").json()
+
+    def verl_trees(self) -> dict:
+        return self._request("GET", "/v1/verl/trees").json()
 
     # identity and audit
     def whoami(self) -> dict:
@@ -240,7 +243,8 @@ class ArgusClient:
         params: dict[str, Any] = {"path": path, "offset": offset, "final": str(final).lower(),
                                   "sha256": sha256}
         return self._request("PUT", "/v1/fs/content", params=params, content=data,
-                             headers={"Content-Type": "application/octet-stream"}).json()
+                             headers={"Content-Type": "application/octet-stream"},
+                             timeout=300.0 if final else None).json()
 
     def fs_download(self, path: str) -> Iterator[bytes]:
         conn, raw = self._open("GET", "/v1/fs/content", params={"path": path})
@@ -277,6 +281,20 @@ class ArgusClient:
     def set_team_storage(self, team: str, quota_bytes: int | None) -> dict:
         return self._request("PUT", f"/v1/teams/{team}/storage",
                              json_body={"quota_bytes": quota_bytes}).json()
+
+    def snapshot(self, digest: str) -> dict | None:
+        """The snapshot ``digest`` in the caller's workspace, or None."""
+        response = self._fetch("GET", f"/v1/snapshots/{digest}")
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise _api_error(response)
+        return response.json()
+
+    def upload_snapshot(self, digest: str, tar: Any, size: int) -> dict:
+        headers = {"Content-Type": "application/x-tar", "Content-Length": str(size)}
+        return self._request("PUT", f"/v1/snapshots/{digest}", content=tar, headers=headers,
+                             timeout=600.0).json()
 
     # secrets: names come back, values never
     def set_secret(self, name: str, value: str, *, user: str | None = None) -> dict:

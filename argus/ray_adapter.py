@@ -129,10 +129,6 @@ class RayCluster:
     def logs(self, submission_id: str) -> str:
         return self._call(f"logs {submission_id}", self._jobs().get_job_logs, submission_id) or ""
 
-    def log_tail(self, submission_id: str, chars: int = 64 * 1024) -> str:
-        """The end of the driver's log (what the failure classifier reads)."""
-        return self.logs(submission_id)[-chars:]
-
     def nodes(self) -> list[NodeInfo]:
         rows = self._call("list nodes", self._state_list, "NODES")
         return [_node_info(row) for row in rows]

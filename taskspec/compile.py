@@ -18,6 +18,9 @@ from taskspec.model import CustomTask, VerlTask
 from taskspec.verl import VerlTree
 
 
+VERL_DRIVER_CPUS = 1.0  # the Ray Job's driver process of a verl task (verl's TaskRunner is apart)
+
+
 @dataclass(frozen=True)
 class CompileContext:
     task_id: int
@@ -131,7 +134,7 @@ def _verl(spec: VerlTask, ctx: CompileContext, env: dict[str, str]):  # noqa: AN
     # verl places one group of n_gpus_per_node GPUs per node itself: its driver holds none.
     if not ctx.run_dir:
         raise CompileError("verl.code", "no run directory was resolved for this task")
-    return f"{ctx.run_dir.rstrip('/')}/attempt-{ctx.attempt}", argv, runtime_env, 1.0, 0.0
+    return f"{ctx.run_dir.rstrip('/')}/attempt-{ctx.attempt}", argv, runtime_env, VERL_DRIVER_CPUS, 0.0
 
 
 def argus_overrides(spec: VerlTask, ctx: CompileContext, tree: VerlTree) -> list[str]:

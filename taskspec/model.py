@@ -70,7 +70,8 @@ class Checkpoint(Base):
 
 
 class Retry(Base):
-    max_attempts: int = Field(3, ge=1, le=100, description="Attempts in all, counting the first.")
+    max_attempts: int = Field(3, ge=1, le=100, description="Attempts in all, counting the first; only "
+                              "infrastructure failures are retried (preemptions do not count).")
 
 
 class Reward(Base):
@@ -98,7 +99,10 @@ class TaskBase(Base):
     retry: Retry = Field(default_factory=Retry)
     env: dict[EnvName, str] = Field(default_factory=dict,
                                     description="Extra environment; ARGUS_* and RAY_* are reserved.")
-    timeout_minutes: float | None = Field(None, gt=0)
+    timeout_minutes: float | None = Field(
+        None, gt=0, le=525_600,
+        description="Wall-clock limit per attempt, from when it starts running (fractions allowed); "
+                    "past it the run is stopped with its grace and ends FAILED 'timed out', not retried.")
 
     @field_validator("name")
     @classmethod

@@ -49,6 +49,12 @@ class VerlLayout:
     ray_init_env: tuple[str, ...] = ()  # env vars verl's ray.init always sets: the job may not
     description: str = ""   # one line for people, e.g. "ray_kwargs.ray_init + runtime_env.py_executable"
 
+    def cpus_per_node(self, gpus_per_node: int, job_driver_cpus: float = 1.0) -> float:
+        """CPUs a run really holds on each node: verl's GPU bundles (``cpus_per_gpu`` each), its
+        TaskRunner and the Ray Job's own driver (counted on every node: the planner's demand is
+        per node, and over-counting two CPUs beats a placement group that never fits)."""
+        return gpus_per_node * self.cpus_per_gpu + self.driver_cpus + job_driver_cpus
+
 
 @dataclass(frozen=True)
 class VerlTree:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import acting, audit_of, note
 from api.context import AppContext, get_ctx
 from argus.authz import PERMISSIONS, Principal
+from argus.errors import ArgusError
 from argus.files import workspaces
 from argus.services import identity
 from argus.services.quota import quota_view
@@ -44,6 +45,14 @@ class TokenIn(Body):
     expires: str | None = Field(None, description="A duration: 30m, 12h, 90d, 2w; none: no expiry.")
 
 
+def _made(key: str, ensure, ctx: AppContext, name: str) -> dict[str, Any]:  # noqa: ANN001
+    """The new workspace's path; if the shared root refuses, why (it is made again on first use)."""
+    try:
+        return {key: str(ensure(ctx.settings, name))}
+    except ArgusError as exc:
+        return {key: None, f"{key}_error": exc.message}
+
+
 @router.get("/whoami", summary="The caller: user, role, team, token, permissions")
 def whoami(who: Principal = Depends(acting("whoami"))) -> Any:
     perms = {action: scope.value for action, scope in PERMISSIONS.get(who.role, {}).items()}
@@ -55,7 +64,7 @@ def whoami(who: Principal = Depends(acting("whoami"))) -> Any:
 def create_team(body: TeamIn, request: Request, ctx: Ctx, who: Principal = Depends(acting("team.create"))) -> Any:
     note(request, target=f"team/{body.name}", **body.model_dump())
     team = identity.create_team(ctx.db, who, body.name, body.description, audit=audit_of(request))
-    return {**team, "directory": str(workspaces.ensure_team(ctx.settings, body.name))}
+    return {**team, **_made("directory", workspaces.ensure_team, ctx, body.name)}
 
 
 @router.get("/teams", summary="Teams the caller may see")
@@ -75,7 +84,7 @@ def create_user(body: UserIn, request: Request, ctx: Ctx, who: Principal = Depen
     note(request, target=f"user/{body.name}", **body.model_dump())
     user = identity.create_user(ctx.db, who, body.name, team=body.team, role=body.role,
                                 audit=audit_of(request))
-    return {**user, "workspace": str(workspaces.ensure_user(ctx.settings, body.name))}
+    return {**user, **_made("workspace", workspaces.ensure_user, ctx, body.name)}
 
 
 @router.post("/users/{name}/grants", status_code=201, summary="Give a user an extra permission")

@@ -27,7 +27,7 @@ from argus.services import identity
 
 TEMPLATES = Path(__file__).parent / "templates"
 NAV = [("tasks", "Tasks", "task.list"), ("submit", "Submit", "task.submit"),
-       ("queue", "Queue", "task.list"), ("nodes", "Nodes", "node.read"),
+       ("queue", "Queue", "task.list"), ("files", "Files", "file.read"), ("nodes", "Nodes", "node.read"),
        ("audit", "Audit", "audit.read"), ("admin", "Access", "token.read")]
 
 

@@ -34,6 +34,7 @@ COMMANDS = {
     "token": "argus.cli.admin:token",
     "whoami": "argus.cli.admin:whoami",
     "secret": "argus.cli.secrets:secret",
+    "verl": "argus.cli.verl:verl",
     "audit": "argus.cli.audit:audit",
     "admin": "argus.cli.bootstrap:admin",
     "scheduler": "argus.cli.serve:scheduler_cmd",

@@ -58,6 +58,8 @@ def task_block(task: dict[str, Any]) -> None:
         lines.append(("ended by", task["termination"]))
     if task.get("command"):
         lines.append(("command", " ".join(task["command"])))
+    for field, digest in (task.get("snapshots") or {}).items():
+        lines.append(("snapshot", f"{field} = sha256:{digest[:16]} (immutable, uploaded by argus submit)"))
     width = max(len(k) for k, _ in lines)
     for key, value in lines:
         click.echo(f"{key + ':':<{width + 1}} {value}")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from argus.cli.carry import carry_code
 from argus.cli.common import CliState, output_option, pass_state
 from argus.cli.output import emit_json
 from argus.cli.tasks import follow_task, summary
@@ -30,6 +31,11 @@ def read_spec_file(path: str) -> dict:
     return spec.model_dump(mode="json")
 
 
+def _bases(file: str) -> list[Path]:
+    """Where a relative path in a task file is looked up: here, then beside the file."""
+    return [Path.cwd(), Path(file).resolve().parent]
+
+
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--follow", "-f", is_flag=True, help="Follow the task to its end, with its logs.")
@@ -42,6 +48,7 @@ def submit(state: CliState, file: str, follow: bool, dry_run: bool, idempotency_
     """Queue the task described in FILE (YAML)."""
     spec = read_spec_file(file)
     client = state.client()
+    spec = carry_code(client, spec, _bases(file), quiet=output == "json")
     result = client.submit(spec, source=file, dry_run=dry_run, idempotency_key=idempotency_key)
     if dry_run:
         _print_dry_run(result, output)
@@ -89,7 +96,9 @@ def validate(state: CliState, file: str, offline: bool) -> None:
         click.echo(f"{file}: valid (schema only)")
         return
     try:
-        result = state.client().submit(spec, source=file, dry_run=True)
+        client = state.client()
+        spec = carry_code(client, spec, _bases(file))
+        result = client.submit(spec, source=file, dry_run=True)
     except Unavailable as exc:
         click.echo(f"{file}: schema valid; server checks skipped ({exc.message})")
         return

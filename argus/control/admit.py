@@ -33,7 +33,7 @@ from argus.services.snapshot import build_snapshot, worker_nodes
 from argus.settings import Settings
 from argus.states import TaskStatus
 from argus.termination import Termination
-from taskspec import CompileError, load_spec_data
+from taskspec import CompileError, SpecError, load_spec_data
 
 log = logging.getLogger(__name__)
 S = TaskStatus
@@ -103,14 +103,18 @@ class Admitter:
         pending = {p.task_id: p for p in snapshot.pending}
         admitted: list[Pending] = []
         for decision in plan(snapshot, policy):
-            if isinstance(decision, Wait):
-                reason = decision.reason if reachable or not why_not else f"waiting for the Ray cluster: {why_not}"
-                self._set_reason(decision.task_id, reason)
-            elif isinstance(decision, Preempt):
-                self.preempt(decision)
-            elif isinstance(decision, Admit) and cluster is not None:
-                if self.admit(cluster, epoch, decision):
-                    admitted.append(pending[decision.task_id])
+            try:
+                if isinstance(decision, Wait):
+                    reason = decision.reason if reachable or not why_not else f"waiting for the Ray cluster: {why_not}"
+                    self._set_reason(decision.task_id, reason)
+                elif isinstance(decision, Preempt):
+                    self.preempt(decision)
+                elif isinstance(decision, Admit) and cluster is not None:
+                    if self.admit(cluster, epoch, decision):
+                        admitted.append(pending[decision.task_id])
+            except Exception:  # noqa: BLE001 - one bad task must not stop the others' decisions
+                log.exception("task %s: acting on %s failed", getattr(decision, "task_id", "?"),
+                              type(decision).__name__)
         if reachable:
             save_usage(self.db, policy, snapshot, admitted)
 
@@ -164,15 +168,15 @@ class Admitter:
             if task is None or task.status != S.QUEUED.value:
                 return None
             number = task.attempts + 1
-            spec = load_spec_data(task.spec, source=f"task {task.id}")
             try:
+                spec = load_spec_data(task.spec, source=f"task {task.id}")
                 request = self.preparer.compile(spec, task_id=task.id, attempt=number,
                                                 checkpoint_dir=task.checkpoint_dir, argv=task.argv,
                                                 job_prefix=self.job_prefix)
                 request = secrets.with_job_env(session, self.settings, request, task.owner,
                                                self.job_prefix, task.id, spec.env)
                 request = pin_driver(request, decision.placement, self.names)
-            except (CompileError, ValueError, ArgusError, OSError) as exc:
+            except (CompileError, SpecError, ValueError, ArgusError, OSError) as exc:
                 self._build_failed(session, task.id, S.QUEUED, None, exc)
                 return None
             argv = request.argv
@@ -235,7 +239,7 @@ class Admitter:
                                                self.job_prefix, task.id, spec.env)
                 placement = session.get(Attempt, live.attempt_id).placement or []
                 request = pin_driver(request, placement, self.names)
-        except (CompileError, ValueError, ArgusError, OSError) as exc:
+        except (CompileError, SpecError, ValueError, ArgusError, OSError) as exc:
             with self.db.write() as session:
                 self._build_failed(session, live.task_id, S.SUBMITTING, live.number, exc)
             return

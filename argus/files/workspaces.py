@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from argus.errors import BadRequest, QuotaExceeded
+from argus.errors import BadRequest, QuotaExceeded, Unavailable
 from argus.files.confine import Area, View, path_bytes
 from argus.files.sizes import fmt_bytes
 from argus.settings import Settings
@@ -47,10 +47,14 @@ def _gid(settings: Settings) -> int:
 
 
 def _make(path: Path, mode: int, gid: int) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    if gid != -1:
-        os.chown(path, -1, gid)
-    os.chmod(path, mode)  # after chown: chown clears setgid
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if gid != -1:
+            os.chown(path, -1, gid)
+        os.chmod(path, mode)  # after chown: chown clears setgid
+    except OSError as exc:
+        raise Unavailable(f"cannot create the workspace {path}: {exc.strerror}; check that "
+                          "the shared root is mounted and writable by the server") from exc
 
 
 def ensure_user(settings: Settings, name: str) -> Path:

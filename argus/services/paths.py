@@ -9,6 +9,7 @@ outright.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path, PurePosixPath
 
 from taskspec import CustomTask, SpecIssue, VerlTask
@@ -34,6 +35,19 @@ def referenced_paths(spec: CustomTask | VerlTask) -> list[tuple[str, str]]:
         found.append(("verl.reward.path", verl.reward.path))
     if verl.model.startswith("/"):  # else a model hub id, not a file
         found.append(("verl.model", verl.model))
+    return found
+
+
+SNAPSHOT_RE = re.compile(r"/users/[^/]+/\.argus/snapshots/([0-9a-f]{64})(?:/|$)")
+
+
+def snapshots_in(spec: CustomTask | VerlTask) -> dict[str, str]:
+    """{field path: snapshot id} of every path that lies in a code snapshot (docs/data.md)."""
+    found = {}
+    for field, value in referenced_paths(spec):
+        match = SNAPSHOT_RE.search(value)
+        if match:
+            found[field] = match.group(1)
     return found
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 from argus.services.paths import allowed_roots, check_path, check_spec_paths
 from argus.verl import check as verl_check
 from argus.verl import overrides as verl_overrides
-from argus.verl.trees import TreeEntry, discover_trees, inspect_tree
+from argus.verl.interpreters import server_ray_version
+from argus.verl.trees import TreeEntry, describe, discover_trees, inspect_tree
 from argus.errors import InvalidSpec
 from argus.scheduling.policy import grace_seconds
 from argus.services.policy import PolicySource
@@ -31,7 +32,7 @@ from taskspec import (
     VerlTree,
     compile_task,
 )
-from taskspec.compile import argus_overrides
+from taskspec.compile import VERL_DRIVER_CPUS, argus_overrides
 
 
 def _invalid(source: str, issues: list[SpecIssue]) -> InvalidSpec:
@@ -77,6 +78,23 @@ class Preparer:
         known = ", ".join(sorted(trees)) or "none configured (set ARGUS_VERL_TREES)"
         tip = f"did you mean '{hint[0]}'? " if hint else ""
         raise ValueError(f"'{code}' is not a verl code path this server knows; {tip}known: {known}")
+
+    def cpus_per_node(self, spec: CustomTask | VerlTask) -> float:
+        """CPUs per node admission counts: for verl what the tree's layout really reserves (its
+        GPU bundles' CPUs, TaskRunner and driver), never less than ``resources.cpus``."""
+        gpus = spec.resources.gpus_per_node
+        if not isinstance(spec, VerlTask) or gpus.shared or gpus.count < 1:
+            return spec.resources.cpus
+        try:
+            layout = self.tree_for(spec.verl.code).layout
+        except (ValueError, OSError) as exc:
+            raise _invalid("task", [SpecIssue("verl.code", str(exc))]) from exc
+        return max(spec.resources.cpus, layout.cpus_per_node(int(gpus.count), VERL_DRIVER_CPUS))
+
+    def describe_trees(self) -> dict:
+        """Every known tree with its interpreter, layout and status (``argus verl trees``)."""
+        return {"ray_version": server_ray_version(),
+                "items": [describe(entry) for _name, entry in sorted(self.trees().items())]}
 
     def roots_for(self, owner: str, team: str | None) -> list[Path]:
         trees = [entry.path for entry in self.trees().values()]

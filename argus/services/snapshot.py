@@ -18,6 +18,7 @@ from argus.ray_adapter import NodeInfo
 from argus.scheduling.fairshare import decay
 from argus.scheduling.planner import Admit, Demand, Node, Pending, Preempt, Running, Snapshot, Wait, plan
 from argus.scheduling.policy import Policy
+from argus.services.prepare import Preparer
 from argus.settings import Settings
 from argus.states import ACTIVE, TaskStatus
 
@@ -80,7 +81,7 @@ def preview_decision(db: Database, settings: Settings, provider, spec, policy: P
     snapshot = build_snapshot(db, settings, nodes, reachable, policy)
     gpus = spec.resources.gpus_per_node
     probe = Pending(0, policy.rank_of(spec.priority), snapshot.now,
-                    Demand(spec.resources.nodes, spec.resources.cpus,
+                    Demand(spec.resources.nodes, Preparer(settings).cpus_per_node(spec),
                            0.0 if gpus.shared else gpus.count, gpus.model), spec.team)
     snapshot = Snapshot(snapshot.nodes, snapshot.running, [*snapshot.pending, probe],
                         snapshot.cluster_reachable, snapshot.now, snapshot.usage)

@@ -6,6 +6,7 @@ file API and the SFTP server, so both measure and enforce the same quota.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -16,12 +17,14 @@ from argus.db import audit
 from argus.db.audit import RequestAudit
 from argus.db.engine import Database
 from argus.db.models import Team, User
-from argus.errors import BadRequest, NotFound
+from argus.errors import ArgusError, BadRequest, NotFound
 from argus.files import workspaces
 from argus.files.confine import View
 from argus.files.sizes import fmt_bytes
 from argus.files.workspaces import UsageMeter
 from argus.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 class Storage:
@@ -77,10 +80,13 @@ class Storage:
         with self.db.read() as session:
             users = list(session.scalars(select(User.name)))
             teams = list(session.scalars(select(Team.name)))
-        for name in users:
-            workspaces.ensure_user(self.settings, name)
-        for team in teams:
-            workspaces.ensure_team(self.settings, team)
+        try:
+            for name in users:
+                workspaces.ensure_user(self.settings, name)
+            for team in teams:
+                workspaces.ensure_team(self.settings, team)
+        except (OSError, ArgusError) as exc:  # the server still serves; each workspace is made on first use
+            log.error("cannot create workspaces under %s: %s", self.settings.shared_dir, exc)
 
     def record(self, who: Principal, action: str, target: str, *, outcome: str = "ok",
                source_ip: str = "", **params: Any) -> None:

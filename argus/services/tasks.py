@@ -14,6 +14,8 @@ from argus.db.engine import Database
 from argus.db.models import Attempt, Event, Task
 from argus.db.store import current_attempt, get_task, now, record_created, transition
 from argus.errors import Conflict, InvalidTransition
+from argus.services.paths import snapshots_in
+from argus.services.prepare import Preparer
 from argus.services.views import task_view
 from argus.settings import Settings
 from argus.states import TaskStatus
@@ -43,6 +45,7 @@ def create_task(
 
     ``audit``: the request's audit entry, written in the same transaction as the task."""
     spec_data = spec.model_dump(mode="json")
+    cpus = Preparer(settings).cpus_per_node(spec)  # before the transaction: it may read the tree
     with db.write() as session:
         if idempotency_key:
             existing = session.scalar(select(Task).where(Task.idempotency_key == idempotency_key))
@@ -55,14 +58,16 @@ def create_task(
                 return task_view(existing, current_attempt(session, existing))
         return _add_task(session, settings, spec, spec_text, owner=owner, team=team,
                          idempotency_key=idempotency_key, checkpoint_dir=checkpoint_dir,
-                         resubmit_of=resubmit_of, audit=audit)
+                         resubmit_of=resubmit_of, audit=audit, cpus_per_node=cpus)
 
 
 def _add_task(session, settings: Settings, spec: CustomTask | VerlTask, spec_text: str, *,  # noqa: ANN001
               owner: str | None, team: str | None, idempotency_key: str | None,
               checkpoint_dir: str | None, resubmit_of: int | None,
-              audit: RequestAudit | None) -> dict[str, Any]:
-    """Insert the QUEUED task, its creation event and audit entry into the caller's transaction."""
+              audit: RequestAudit | None, cpus_per_node: float) -> dict[str, Any]:
+    """Insert the QUEUED task, its creation event and audit entry into the caller's transaction.
+
+    ``cpus_per_node``: what admission counts (Preparer.cpus_per_node, read before the transaction)."""
     spec_data = spec.model_dump(mode="json")
     gpus = spec.resources.gpus_per_node
     ts = now()
@@ -71,9 +76,10 @@ def _add_task(session, settings: Settings, spec: CustomTask | VerlTask, spec_tex
         team=team or spec.team, owner=owner, status=S.QUEUED.value, reason="queued",
         spec=spec_data, spec_text=spec_text, checkpoint_dir="",
         nodes=spec.resources.nodes, gpus_per_node=0.0 if gpus.shared else gpus.count,
-        cpus_per_node=spec.resources.cpus, gpu_model=gpus.model,
+        cpus_per_node=cpus_per_node, gpu_model=gpus.model,
         max_attempts=spec.retry.max_attempts, idempotency_key=idempotency_key,
         resubmit_of=resubmit_of, created_at=ts, updated_at=ts, queued_at=ts,
+        snapshots=snapshots_in(spec) or None,
     )
     session.add(task)
     session.flush()
@@ -187,5 +193,5 @@ def resubmit(
         spec = load_spec_data(old.spec, source=f"task {task_id}")
         return _add_task(session, settings, spec, old.spec_text, owner=old.owner or actor, team=old.team,
                          idempotency_key=None, checkpoint_dir=None if fresh else old.checkpoint_dir,
-                         resubmit_of=task_id, audit=audit)
+                         resubmit_of=task_id, audit=audit, cpus_per_node=old.cpus_per_node)
 

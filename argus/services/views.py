@@ -32,6 +32,7 @@ def task_view(task: Task, attempt: Attempt | None) -> dict[str, Any]:
         },
         "command": task.argv,
         "resubmit_of": task.resubmit_of,
+        "snapshots": task.snapshots or {},  # {field: snapshot id}: the code this task runs
         "created_at": task.created_at,
         "updated_at": task.updated_at,
         "started_at": task.started_at,

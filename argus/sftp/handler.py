@@ -162,6 +162,7 @@ class ArgusSftp(paramiko.SFTPServerInterface):
         loc = self._loc(path)
         if flags & WRITE_FLAGS:
             self._may_write("sftp.write", loc)
+            self.s.quota = self.s.storage.quota(self.s.who.team)  # a changed quota applies now
         fd = self.s.view.open(loc, flags)
         return Handle(self.s, loc, fd, flags)
 

@@ -259,3 +259,23 @@ def test_pending_placement_is_shown_then_requeued_after_the_timeout(api):
     assert requeued["status"] in ("QUEUED", "SUBMITTED", "RUNNING")
     assert requeued["attempt_history"][0]["termination"] == "PLACEMENT_TIMEOUT"
     assert any(e["to"] == "QUEUED" and "PLACEMENT_TIMEOUT" in e["reason"] for e in events(http, task["id"]))
+
+
+def test_a_stored_spec_that_no_longer_validates_fails_alone(api):
+    """A task queued under an older model that the current one refuses: COMPILE_ERROR for it,
+    the task behind it is still admitted in the same tick."""
+    http, ray, scheduler = api
+    from sqlalchemy import update
+
+    from argus.db.models import Task
+
+    old = submit(http, name="old")
+    new = submit(http, name="new")
+    with scheduler.db.write() as session:
+        session.execute(update(Task).where(Task.id == old["id"])
+                        .values(spec={**SPEC, "name": "old", "gpus": 2}))  # a key the model no longer has
+    scheduler.tick()
+    failed = get(http, old["id"])
+    assert failed["status"] == "FAILED" and failed["termination"] == "COMPILE_ERROR"
+    assert "gpus" in failed["reason"] and scheduler.last_error == ""
+    assert get(http, new["id"])["status"] in ("SUBMITTED", "RUNNING")

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from argus.errors import RayUnavailable
-from argus.ray_adapter import RayCluster
+from argus.errors import JobAlreadyExists, JobNotFound, JobRejected, RayUnavailable
+from argus.ray_adapter import RayCluster, _translate
 
 
 @pytest.fixture
@@ -56,3 +56,19 @@ def test_status_stop_and_logs_time_out_too(silent_dashboard):
         with pytest.raises(RayUnavailable):
             call("argus-x-1-1")
         assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize(("exc", "kind"), [
+    # What Ray's SDK raises (dashboard_sdk._raise_error, requests), typed once in the adapter.
+    (RuntimeError("Request failed with status code 503: Service Unavailable."), RayUnavailable),
+    (RuntimeError("Request failed with status code 500: Internal Server Error."), RayUnavailable),
+    (RuntimeError("Request failed with status code 500: Job with submission_id argus-a-1-1 already exists."),
+     JobAlreadyExists),
+    (RuntimeError("Request failed with status code 400: runtime_env field 'pip' is invalid."), JobRejected),
+    (RuntimeError("Request failed with status code 404: Job argus-a-1-1 does not exist."), JobNotFound),
+    (ConnectionError("Failed to connect to Ray at address: http://10.0.0.1:8265."), RayUnavailable),
+    (TimeoutError("timed out"), RayUnavailable),
+])
+def test_ray_errors_are_typed_transient_or_permanent(exc, kind):
+    err = _translate(exc, "submit argus-a-1-1")
+    assert type(err) is kind and "submit argus-a-1-1" in err.message
