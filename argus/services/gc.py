@@ -1,7 +1,7 @@
 """``argus gc``: what retention allows to go, and (with ``apply``) removing it.
 
 Under ``ARGUS_RETENTION_DAYS`` after a task ended (and unless it is pinned): its checkpoint
-directory and its saved driver logs. Directories under the checkpoint root that no task names
+directory and its saved driver logs; code snapshots no live, recent or pinned task runs. Directories under the checkpoint root that no task names
 (orphans, e.g. left by a deleted database) once they are that old too. Under
 ``ARGUS_EVENT_RETENTION_DAYS``: the status events of ended tasks are compacted to their last
 one (the task row, its attempts and the audit trail stay whole: the audit chain is untouched).
@@ -35,7 +35,7 @@ MAX_ITEMS = 100_000  # one run looks at this many ended tasks at most; the rest 
 
 @dataclass
 class Item:
-    kind: str  # checkpoint | log | orphan | events
+    kind: str  # checkpoint | log | orphan | snapshot | events
     target: str  # a path, or task/<id> for events
     bytes: int = 0
     task_id: int | None = None
@@ -104,6 +104,22 @@ def _orphans(db: Database, settings: Settings, now: float) -> list[Item]:
     return items
 
 
+def _snapshots(db: Database, settings: Settings, now: float) -> list[Item]:
+    """Code snapshots (``<workspace>/.argus/snapshots/<sha256>``) no live, recent or pinned task
+    runs, once they are older than the retention period."""
+    cutoff = now - settings.retention_days * DAY
+    found = [p for kind in ("users", "teams") for p in settings.shared_dir.glob(f"{kind}/*/.argus/snapshots/*")
+             if p.is_dir() and p.stat().st_mtime < cutoff]
+    if not found:
+        return []
+    with db.read() as session:
+        codes = {str((t.spec or {}).get("code") or "") for t in session.scalars(select(Task).where(
+            Task.status.not_in([s.value for s in TERMINAL]) | Task.pinned | (Task.finished_at >= cutoff)))}
+    used = {c for c in codes if c}
+    return [Item("snapshot", str(p), size_of(p)) for p in sorted(found)
+            if not any(code == str(p) or code.startswith(f"{p}/") for code in used)]
+
+
 def _events(db: Database, settings: Settings, now: float) -> list[Item]:
     ended = [t.id for t in _ended(db, now - settings.event_retention_days * DAY)]
     if not ended:
@@ -116,7 +132,8 @@ def _events(db: Database, settings: Settings, now: float) -> list[Item]:
 
 def plan(db: Database, settings: Settings, now: float | None = None) -> list[Item]:
     now = time.time() if now is None else now
-    return _files(db, settings, now) + _orphans(db, settings, now) + _events(db, settings, now)
+    return (_files(db, settings, now) + _orphans(db, settings, now) + _snapshots(db, settings, now)
+            + _events(db, settings, now))
 
 
 def _remove(db: Database, item: Item) -> None:
@@ -158,8 +175,7 @@ def run(db: Database, settings: Settings, actor: Principal, *, apply: bool, now:
     return {"applied": apply, "retention_days": settings.retention_days,
             "event_retention_days": settings.event_retention_days,
             "bytes": sum(i.bytes for i in items if i.target not in {f["target"] for f in failed}),
-            "totals": totals, "items": [asdict(i) for i in items], "failed": failed,
-            "snapshots": "none: this version stores no code snapshots of its own"}
+            "totals": totals, "items": [asdict(i) for i in items], "failed": failed}
 
 
 def pin(db: Database, actor: Principal, task_id: int, *, pinned: bool,

@@ -54,16 +54,25 @@ def test_gc_dry_run_then_apply(world: World, tmp_path: Path) -> None:
     for orphan in (stale, fresh):
         orphan.mkdir()
         (orphan / "f").write_bytes(b"y" * 500)
+    snaps = world.settings.shared_dir / "users" / "alice" / ".argus" / "snapshots"
+    unused, running = snaps / ("a" * 64), snaps / ("b" * 64)
+    for snap in (unused, running):
+        snap.mkdir(parents=True)
+        (snap / "train.py").write_bytes(b"z" * 200)
+    with world.db.write() as session:
+        session.get(Task, 4).spec = {"code": str(running)}  # the RUNNING task runs this snapshot
     old = time.time() - 40 * DAY
-    os.utime(stale, (old, old))
+    for path in (stale, unused, running):
+        os.utime(path, (old, old))
     dry = world.client("root").post("/v1/gc")
     assert dry.status_code == 200, dry.text
     plan = dry.json()
     targets = {(i["kind"], Path(i["target"]).name if i["kind"] != "events" else i["target"]) for i in plan["items"]}
     assert targets == {("checkpoint", "1-old"), ("log", "argus-x-1-1.log"), ("checkpoint", "6-ancient"),
                        ("log", "argus-x-6-1.log"), ("orphan", "orphan-stale"), ("events", "task/6"),
-                       ("log", "argus-x-5-1.log")}  # task 5's log is ours; its checkpoints are not
-    assert plan["bytes"] == 1000 + 100 + 1000 + 100 + 500 + 100 and not plan["applied"]
+                       ("log", "argus-x-5-1.log"),  # task 5's log is ours; its checkpoints are not
+                       ("snapshot", "a" * 64)}
+    assert plan["bytes"] == 1000 + 100 + 1000 + 100 + 500 + 100 + 200 and not plan["applied"]
     assert (root / "1-old").exists() and stale.exists()  # a dry run removes nothing
     assert world.client("alice").post("/v1/gc", params={"apply": "true"}).status_code == 403
     done = world.client("root").post("/v1/gc", params={"apply": "true"}).json()
@@ -71,6 +80,7 @@ def test_gc_dry_run_then_apply(world: World, tmp_path: Path) -> None:
     assert not (root / "1-old").exists() and not stale.exists() and not (root / "6-ancient").exists()
     assert all((root / d).exists() for d in ("2-pinned", "3-recent", "4-live", "orphan-fresh"))
     assert (tmp_path / "elsewhere" / "5").exists()
+    assert not unused.exists() and running.exists()
     with world.db.read() as session:
         assert session.query(Event).filter(Event.task_id == 6).count() == 1
         assert session.query(Event).filter(Event.task_id == 1).count() == 3  # within event retention
