@@ -113,6 +113,11 @@ class Settings(BaseSettings):
         default=True, description="Run the scheduler loop inside the API process."
     )
     tick_seconds: float = Field(default=1.0, gt=0, description="Scheduler loop period.")
+    scheduler_lease_seconds: float = Field(
+        default=15.0, ge=1, le=3600,
+        description="Lifetime of the scheduler lease: when its holder dies, another server or "
+        "`argus scheduler` takes over within this time (renewed every third of it).",
+    )
     stop_wait_seconds: int = Field(
         default=30, ge=1,
         description="RAY_JOB_STOP_WAIT_TIME_S for a class that is not built in and has no "

@@ -143,6 +143,23 @@ class QuotaLoan(Base):
     reverted_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
+class SchedulerLease(Base):
+    """The one row that says which process runs the scheduler (migration 0010).
+
+    Taken by compare-and-set when ``expires_at`` has passed; every take adds one to ``token``
+    (the fencing token). Every write of the scheduler's transactions first checks the token it
+    holds against this row, so a holder that lost the lease can no longer write."""
+
+    __tablename__ = "scheduler_lease"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200), default="")
+    token: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[float] = mapped_column(Float, default=0.0)
+    acquired_at: Mapped[float] = mapped_column(Float, default=0.0)
+    renewed_at: Mapped[float] = mapped_column(Float, default=0.0)
+
+
 class TeamPolicy(Base):
     """A team's fair-share weight and quota per flavor, as the scheduler uses it (migration 0007).
 

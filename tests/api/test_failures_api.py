@@ -202,6 +202,7 @@ def test_one_bad_submitting_task_never_blocks_the_loop(api, settings, tmp_path):
 
     good = submit(http, name="good")
     bad = submit(http, name="bad")
+    assert scheduler.lease.acquire()  # the loop's writes are fenced by the lease it holds
     claimed = scheduler.admitter.claim(Admit(bad["id"], ("w1",)), ray.address, None)
     assert claimed is not None  # claimed, then the process died before submitting
 
