@@ -42,7 +42,7 @@ class Task(Base):
     exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Why the newest attempt ended (argus/termination.py), e.g. NCCL_TIMEOUT, USER_ERROR (0007).
     termination: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    # argus gc never removes a pinned task's checkpoints and logs (argus pin / unpin; 0010).
+    # argus gc never removes a pinned task's checkpoints and logs (argus pin / unpin; 0011).
     pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
     resubmit_of: Mapped[int | None] = mapped_column(Integer, nullable=True)
