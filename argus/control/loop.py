@@ -2,6 +2,8 @@
 
 It runs as its own process (``argus scheduler``) or as a thread inside the API process
 (``argus server`` with ARGUS_EMBED_SCHEDULER=true). Each tick survives its own failure.
+Any number of them may share one database: a tick runs only while this process holds the
+scheduler lease (argus/control/lease.py); the others stand by and take over when it expires.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
 from argus.control.admit import Admitter
+from argus.control.lease import FencedDatabase, Lease, LeaseLost, Renewer
 from argus.scheduling.planner import Policy
 from argus.services.policy import PolicySource
 from argus.control.reconcile import Reconciler
@@ -33,9 +36,11 @@ class Scheduler:
         preparer: Preparer | None = None,
         on_tick: Callable[[float], None] | None = None,
     ):
-        self.db = db
         self.settings = settings
         self.provider = provider
+        self.lease = Lease(db, settings.scheduler_lease_seconds)
+        self.renewer = Renewer(self.lease)
+        db = self.db = FencedDatabase(db, self.lease)  # every write of the loop checks the lease
         self.reconciler = Reconciler(db, settings.log_dir, settings.placement_timeout_s)
         if preparer is None:
             source = PolicySource(settings, db) if policy is None else PolicySource(settings, base=policy)
@@ -47,8 +52,15 @@ class Scheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @property
+    def role(self) -> str:
+        return "leader" if self.lease.held else "standby"
+
     def tick(self) -> None:
         started = time.perf_counter()
+        if not self.lease.hold():  # another process schedules; stand by
+            self.last_tick = time.time()
+            return
         ref = self.provider.current()
         jobs = self.reconciler.run(ref.cluster, ref.epoch) if ref.cluster is not None else None
         self.admitter.run(ref.cluster, ref.epoch, ref.why_not, jobs)
@@ -62,6 +74,8 @@ class Scheduler:
             try:
                 self.tick()
                 self.last_error = ""
+            except LeaseLost as exc:
+                log.warning("tick abandoned: %s", exc)
             except Exception as exc:  # noqa: BLE001 - one bad tick must not end the loop
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("scheduler tick failed")
@@ -71,11 +85,17 @@ class Scheduler:
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run_forever, name="argus-scheduler", daemon=True)
         self._thread.start()
+        self.renewer.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        self.renewer.stop()
         if self._thread is not None:
             self._thread.join(timeout)
+        try:
+            self.lease.release()
+        except Exception:  # noqa: BLE001 - it expires on its own
+            log.exception("releasing the scheduler lease failed")
 
     def healthy(self, max_age: float | None = None) -> bool:
         limit = max_age if max_age is not None else max(10.0, 10 * self.settings.tick_seconds)
