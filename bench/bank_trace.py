@@ -2,10 +2,11 @@
 
 Teams and their nominal shares of the cluster (what each owns as a fixed pool today):
 
-* ``risk`` 35 % — realtime risk models (1 node, 1–8 GPUs, 15–60 min) that follow the trading
-  day: almost nothing at night, rising from 08:00, peaking after the 09:30 market open well above
-  the team's share, easing off after 16:00; a few batch backtests at night.
-* ``nlp`` and ``vision`` 22.5 % each — research teams with online training runs (1–4 nodes × 8
+* ``risk`` 40 % — realtime risk models (1 node, 1–8 GPUs, 15–60 min) that follow the trading
+  day: almost nothing at night, rising from 08:00, peaking after the 09:30 market open at a
+  little under the team's share (its pool is sized for the peak), easing off after 16:00; a few
+  batch backtests at night.
+* ``nlp`` and ``vision`` 20 % each — research teams with online training runs (1–4 nodes × 8
   GPUs, 1–8 h) all day, asking for more than their share (research would use every idle GPU),
   plus small batch evaluations.
 * ``analytics`` 20 % — batch analysis (1 node, 1–8 GPUs, 20 min–2 h): a little by day, most
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from argus.scheduling.placement import Demand, FreeMap, Node
 from argus.scheduling.planner import Admit, Snapshot
 
-SHARES = {"risk": 0.35, "nlp": 0.225, "vision": 0.225, "analytics": 0.20}
+SHARES = {"risk": 0.40, "nlp": 0.20, "vision": 0.20, "analytics": 0.20}
 HOUR = 3600.0
 
 
@@ -53,7 +54,7 @@ def _profile(points: dict[int, float]) -> tuple[float, ...]:
 
 STREAMS = (
     Stream("risk", 0, ((1, 1), (1, 2), (1, 4), (1, 8)), (15, 60),
-           _profile({0: 0.02, 7: 0.02, 9: 0.40, 11: 0.48, 14: 0.40, 16: 0.30, 18: 0.05, 23: 0.02})),
+           _profile({0: 0.02, 7: 0.02, 9: 0.30, 11: 0.38, 14: 0.32, 16: 0.25, 18: 0.05, 23: 0.02})),
     Stream("risk", 2, ((1, 2), (1, 4)), (30, 90),
            _profile({0: 0.04, 5: 0.04, 7: 0.0, 19: 0.0, 21: 0.04})),
     Stream("nlp", 1, ((1, 8), (2, 8), (4, 8)), (60, 480), _profile({0: 0.30, 12: 0.30})),

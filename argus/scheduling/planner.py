@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from argus.scheduling.fairshare import FairShare
 from argus.scheduling.placement import Demand, FreeMap, Node, explain, num
 from argus.scheduling.policy import Policy
-from argus.scheduling.preempt import choose, eligible, exposed, preference
+from argus.scheduling.preempt import choose, eligible, pierces_shield, preference, shielded
 from argus.scheduling.quota import QuotaBook
 
 __all__ = ["Admit", "Demand", "Node", "Pending", "Policy", "Preempt", "Running", "Snapshot",
@@ -131,8 +131,11 @@ class _Pass:
                 self.stopping += 1
         self.quota = QuotaBook(policy, running)
         self.candidates = {r.task_id: r for r in running if not r.preempting}
-        self.exposed = preference([r for r in self.candidates.values() if exposed(r, policy, self.now)],
+        preemptible = [r for r in self.candidates.values() if policy.klass(r.rank).preemptible]
+        self.exposed = preference([r for r in preemptible if not shielded(r, policy, self.now)],
                                   self.quota.borrowed)
+        self.shielded = preference([r for r in preemptible if shielded(r, policy, self.now)],
+                                   self.quota.borrowed)
         self.fs = fair_share(snapshot, policy)
         self.version = 0  # bumps whenever room is given back; keys the failure cache
         self.failed: dict[Demand, tuple[int, str]] = {}
@@ -177,16 +180,11 @@ class _Pass:
         if not (self.policy.preemption and cls.may_preempt):
             return []
         reclaim = self.quota.within_nominal(p.team, p.demand)
-        key = (p.demand, p.priority_rank, p.team if reclaim else None, reclaim)
+        key = (p.demand, p.priority_rank, p.team, reclaim)
         if self.no_victims.get(key) == self.version:
             return []
         self.no_victims[key] = self.version
-        rank, borrowed = p.priority_rank, self.quota.borrowed
-        pool = (r for r in self.exposed
-                if (r.rank > rank or (reclaim and r.rank == rank))
-                and r.task_id in self.candidates
-                and eligible(r, rank=rank, team=p.team, reclaim=reclaim, borrowed=r.task_id in borrowed))
-        victims = choose(p.demand, self.soon, pool)
+        victims = choose(p.demand, self.soon, self.victim_pool(p, cls.urgent, reclaim))
         if not victims:
             return []
         placement = self.soon.place(p.demand)
@@ -207,6 +205,24 @@ class _Pass:
                                    f"{max(self.policy.klass(v.rank).grace_seconds for v in victims)} s to save a checkpoint"))
         return out
 
+    def victim_pool(self, p: Pending, urgent: bool, reclaim: bool) -> Iterator[Running]:
+        """Eligible victims in preference order: the unshielded ones, then (for an urgent class or
+        a reclaim) the shielded ones it may stop."""
+        rank, borrowed = p.priority_rank, self.quota.borrowed
+        for r in self.exposed:
+            if r.task_id in self.candidates and (r.rank > rank or (reclaim and r.rank == rank)) \
+                    and eligible(r, rank=rank, team=p.team, reclaim=reclaim, borrowed=r.task_id in borrowed,
+                             urgent=urgent):
+                yield r
+        if not (urgent or reclaim):
+            return
+        for r in self.shielded:
+            lent = r.task_id in borrowed
+            if r.task_id in self.candidates and (r.rank > rank or (reclaim and r.rank == rank)) \
+                    and eligible(r, rank=rank, team=p.team, reclaim=reclaim, borrowed=lent, urgent=urgent) \
+                    and pierces_shield(r, urgent=urgent, team=p.team, reclaim=reclaim, borrowed=lent):
+                yield r
+
     def reserve(self, d: Demand) -> None:
         """Hold the best nodes of a starved task so smaller work cannot keep filling them."""
         nodes = heapq.nsmallest(d.nodes, (n for n in self.free.cpus
@@ -216,6 +232,26 @@ class _Pass:
             self.hold((n,), Demand(1, max(self.free.cpus[n], 0.0), max(self.free.gpus[n], 0.0)))
 
 
+def borrowers_last(ordered: Iterator[Pending], state: _Pass) -> Iterator[Pending]:
+    """Within each class, tasks that fit their team's nominal quota before tasks that must borrow
+    (Kueue's order). Otherwise a borrower requeued by a reclaim takes back the room just freed for
+    the lender, and the two take turns preempting each other. Starved tasks keep their place."""
+    deferred: list[Pending] = []
+    group: int | None = None
+    for p in ordered:
+        starved = state.now - p.queued_at >= state.policy.max_wait_seconds > 0
+        key = -1 if starved else p.priority_rank
+        if key != group:
+            yield from deferred
+            deferred.clear()
+            group = key
+        if not starved and state.quota.check(p.team, p.demand)[1]:
+            deferred.append(p)
+        else:
+            yield p
+    yield from deferred
+
+
 def plan(snapshot: Snapshot, policy: Policy | None = None) -> list[Decision]:
     """Admit what fits and preempt what must yield, in policy order; every waiting task gets a reason."""
     policy = policy or Policy()
@@ -223,7 +259,7 @@ def plan(snapshot: Snapshot, policy: Policy | None = None) -> list[Decision]:
         return [Wait(p.task_id, "waiting for the Ray cluster: its head is unreachable") for p in snapshot.pending]
     state = _Pass(snapshot, policy)
     decisions: list[Decision] = []
-    for p in order(snapshot.pending, policy, state.fs, snapshot.now):
+    for p in borrowers_last(order(snapshot.pending, policy, state.fs, snapshot.now), state):
         out = state.decide(p)
         wait = out[-1]
         if isinstance(wait, Wait):

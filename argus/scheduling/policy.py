@@ -24,6 +24,12 @@ class PriorityClass:
     may_preempt: bool = True  # may its tasks trigger preemption
     preemptible: bool = True  # may its tasks be preempted
 
+    @property
+    def urgent(self) -> bool:
+        """The top class (realtime): preempts lower classes of any team, and victims still within
+        their minimum runtime or cooldown."""
+        return self.rank == 0
+
 
 @dataclass(frozen=True)
 class FlavorQuota:

@@ -1,11 +1,14 @@
 """Choosing victims: the smallest set of running tasks whose stop frees a placement.
 
-Eligible victims are preemptible tasks of a lower class than the preemptor, or — when the
-preemptor's team is within its nominal quota — tasks of other teams running on borrowed
-quota in the same or a lower class (reclaim). A task that started less than the minimum
-runtime ago, or was preempted less than the cooldown ago, is protected. Preference: borrowed
-first, then the lowest class, then the newest; after a greedy pick the set is trimmed so no
-victim is stopped that the placement does not need.
+Eligible victims are preemptible tasks of a lower class than the preemptor — of its own team,
+or of another team when they run on borrowed quota or the preemptor's class is urgent — or,
+when the preemptor's team is within its nominal quota, tasks of other teams running on borrowed
+quota in the same class (reclaim). A task that started less than the minimum
+runtime ago, or was preempted less than the cooldown ago, is shielded — from churn among online
+and batch work only: the urgent top class (realtime) and a team reclaiming its own nominal quota
+from a borrower preempt shielded victims too, after every unshielded choice. Preference:
+borrowed first, then the lowest class, then the newest; after a greedy pick the set is trimmed
+so no victim is stopped that the placement does not need.
 """
 
 from __future__ import annotations
@@ -27,13 +30,18 @@ class Victim(Protocol):
     last_preempted_at: float | None
 
 
-def exposed(victim: Victim, policy: Policy, now: float) -> bool:
-    """Preemptible at all now: its class allows it, past the minimum runtime and the cooldown."""
-    if not policy.klass(victim.rank).preemptible:
-        return False
+def shielded(victim: Victim, policy: Policy, now: float) -> bool:
+    """Within its minimum runtime or its cooldown after a preemption."""
     if now - victim.started_at < policy.min_runtime_seconds:
-        return False
-    return victim.last_preempted_at is None or now - victim.last_preempted_at >= policy.cooldown_seconds
+        return True
+    return victim.last_preempted_at is not None and now - victim.last_preempted_at < policy.cooldown_seconds
+
+
+def pierces_shield(victim: Victim, *, urgent: bool, team: str | None, reclaim: bool, borrowed: bool) -> bool:
+    """May this preemptor stop a shielded victim? An urgent class may; so may a team taking back
+    its own nominal quota from another team's borrowed task. Churn among the rest is what the
+    minimum runtime and the cooldown prevent."""
+    return urgent or (reclaim and borrowed and (victim.team or "") != (team or ""))
 
 
 def preference(victims: Sequence[Victim], borrowed: set[int]) -> list[Victim]:
@@ -41,11 +49,19 @@ def preference(victims: Sequence[Victim], borrowed: set[int]) -> list[Victim]:
     return sorted(victims, key=lambda v: (v.task_id not in borrowed, -v.rank, -v.started_at, -v.task_id))
 
 
-def eligible(victim: Victim, *, rank: int, team: str | None, reclaim: bool, borrowed: bool) -> bool:
-    """May a task of class ``rank`` and ``team`` preempt an exposed ``victim``?"""
+def eligible(victim: Victim, *, rank: int, team: str | None, reclaim: bool, borrowed: bool,
+             urgent: bool = False) -> bool:
+    """May a task of class ``rank`` and ``team`` preempt a preemptible ``victim``?
+
+    A lower class: within the preemptor's own team; in another team only when the victim runs
+    on borrowed quota or the preemptor's class is urgent (a team's work within its nominal quota
+    is not taken by another team's online work, as in Kueue). The same class: only a reclaim of
+    another team's borrowed quota.
+    """
+    same_team = (victim.team or "") == (team or "")
     if victim.rank > rank:
-        return True
-    return reclaim and borrowed and victim.rank == rank and (victim.team or "") != (team or "")
+        return same_team or borrowed or urgent
+    return reclaim and borrowed and victim.rank == rank and not same_team
 
 
 def choose(demand: Demand, free: FreeMap, candidates: Iterable[Victim]) -> list[Victim]:

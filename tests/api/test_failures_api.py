@@ -136,11 +136,15 @@ def test_ray_unreachable_keeps_every_state_and_then_carries_on(api):
     task = submit(http)
     scheduler.tick()
     scheduler.tick()
-    ray.end(sid(scheduler, task["id"]), "SUCCEEDED", 0)
     ray.failures["list_jobs"] = [RayUnavailable("Ray is unreachable (list jobs): timed out")] * 2
     scheduler.tick()
     scheduler.tick()
-    assert get(http, task["id"])["status"] == "RUNNING"  # nothing decided on a missing answer
+    waiting = get(http, task["id"])
+    assert waiting["status"] == "RUNNING"  # nothing decided on a missing answer
+    assert waiting["reason"].startswith("Ray is unreachable; status not confirmed") and "timed out" in waiting["reason"]
+    scheduler.tick()
+    assert get(http, task["id"])["reason"] == "running"  # confirmed again
+    ray.end(sid(scheduler, task["id"]), "SUCCEEDED", 0)
     scheduler.tick()
     assert get(http, task["id"])["status"] == "SUCCEEDED"
 

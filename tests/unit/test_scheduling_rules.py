@@ -91,17 +91,70 @@ def test_gang_preemption_frees_two_whole_nodes_not_more():
     assert preempted(plan(snap)) == [2, 3]  # the newest two
 
 
-def test_minimum_runtime_and_cooldown_protect_victims():
+def test_minimum_runtime_and_cooldown_protect_victims_from_online_work():
     policy = Policy(min_runtime_seconds=120, cooldown_seconds=600)
     young = run(1, "n0", started=NOW - 30)
-    snap = Snapshot(nodes(1), [young], [want(10, rank=REALTIME)], now=NOW)
+    snap = Snapshot(nodes(1), [young], [want(10, rank=ONLINE)], now=NOW)
     assert preempted(plan(snap, policy)) == []
     recent = run(1, "n0", started=NOW - 300, last_preempted_at=NOW - 400)
-    snap = Snapshot(nodes(1), [recent], [want(10, rank=REALTIME)], now=NOW)
+    snap = Snapshot(nodes(1), [recent], [want(10, rank=ONLINE)], now=NOW)
     assert preempted(plan(snap, policy)) == []
     old = run(1, "n0", started=NOW - 300, last_preempted_at=NOW - 4000)
-    snap = Snapshot(nodes(1), [old], [want(10, rank=REALTIME)], now=NOW)
+    snap = Snapshot(nodes(1), [old], [want(10, rank=ONLINE)], now=NOW)
     assert preempted(plan(snap, policy)) == [1]
+
+
+def test_realtime_preempts_a_victim_that_started_a_moment_ago():
+    policy = Policy(min_runtime_seconds=120, cooldown_seconds=600)
+    young = run(1, "n0", started=NOW - 1)
+    snap = Snapshot(nodes(1), [young], [want(10, rank=REALTIME)], now=NOW)
+    assert preempted(plan(snap, policy)) == [1]
+    just_back = run(1, "n0", started=NOW - 1, last_preempted_at=NOW - 5)
+    snap = Snapshot(nodes(1), [just_back], [want(10, rank=REALTIME)], now=NOW)
+    assert preempted(plan(snap, policy)) == [1]
+
+
+def test_realtime_prefers_victims_past_their_minimum_runtime():
+    policy = Policy(min_runtime_seconds=120)
+    # n0's task is the newest (preferred by age) but shielded; n1's is exposed: n1's goes
+    snap = Snapshot(nodes(2), [run(1, "n0", started=NOW - 5), run(2, "n1", started=NOW - 600)],
+                    [want(10, rank=REALTIME)], now=NOW)
+    assert preempted(plan(snap, policy)) == [2]
+
+
+def test_a_lender_reclaims_its_quota_from_a_borrower_that_just_started():
+    policy = Policy(teams=teams(nlp=FlavorQuota(8), cv=FlavorQuota(8)), min_runtime_seconds=300,
+                    cooldown_seconds=600)
+    # nlp runs its own 8 on n0 and 8 borrowed from cv on n1, started 2 s ago
+    running = [run(1, "n0", team="nlp", started=NOW - 900), run(2, "n1", team="nlp", started=NOW - 2)]
+    snap = Snapshot(nodes(2), running, [want(10, team="cv")], now=NOW)
+    assert preempted(plan(snap, policy)) == [2]
+
+
+def test_online_work_takes_another_teams_batch_only_when_it_is_borrowed():
+    """A team's work within its nominal quota is not taken by another team's online work (as in
+    Kueue); its borrowed work is, at once when the claimant reclaims its own quota."""
+    policy = Policy(teams=teams(nlp=FlavorQuota(8), cv=FlavorQuota(8)), min_runtime_seconds=300)
+    for started in (NOW - 2, NOW - 900):
+        snap = Snapshot(nodes(1), [run(1, "n0", team="nlp", started=started)],
+                        [want(10, team="cv", rank=ONLINE)], now=NOW)
+        assert preempted(plan(snap, policy)) == []
+    # nlp runs 16 on nominal 8: its newest task is borrowed; cv reclaims it even a moment old
+    running = [run(1, "n0", team="nlp", started=NOW - 900), run(2, "n1", team="nlp", started=NOW - 2)]
+    snap = Snapshot(nodes(2), running, [want(10, team="cv", rank=ONLINE)], now=NOW)
+    assert preempted(plan(snap, policy)) == [2]
+    # realtime is urgent: it takes another team's within-quota batch task
+    snap = Snapshot(nodes(1), [run(1, "n0", team="nlp", started=NOW - 2)],
+                    [want(10, team="cv", rank=REALTIME)], now=NOW)
+    assert preempted(plan(snap, policy)) == [1]
+
+
+def test_a_young_task_is_shielded_from_its_own_teams_online_work():
+    policy = Policy(teams=teams(cv=FlavorQuota(16)), min_runtime_seconds=300)
+    for started, expected in ((NOW - 2, []), (NOW - 900, [2])):
+        snap = Snapshot(nodes(1), [run(2, "n0", team="cv", started=started)],
+                        [want(10, team="cv", rank=ONLINE)], now=NOW)
+        assert preempted(plan(snap, policy)) == expected
 
 
 def test_quota_without_borrowing_says_so():
