@@ -13,7 +13,7 @@ from api.context import AppContext
 from api.middleware import BodyLimit, RequestContext
 from api.noise import NoiseGate
 from api.observe import Timing
-from api.routers import (audit, cluster, files, identity, metrics, nodes, policy, secrets, snapshots,
+from api.routers import (audit, cluster, files, identity, metrics, nodes, ops, policy, reports, secrets, snapshots,
                          system, tasks, verl)
 from argus import __version__
 from argus.cluster import ClusterProvider
@@ -84,6 +84,8 @@ def create_app(
     app.include_router(policy.router)
     app.include_router(metrics.router)
     app.include_router(nodes.router)
+    app.include_router(reports.router)
+    app.include_router(ops.router)
     app.include_router(verl.router)
     ui.install(app, settings)
     return app

@@ -24,6 +24,8 @@ from typing import Any
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from argus import logsetup
+
 CLIENT_ID_MAX = 64
 
 
@@ -93,7 +95,11 @@ class RequestContext:
                 message = {**message, "headers": [*headers, (b"x-request-id", rid.encode())]}
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        token = logsetup.request_id.set(rid)  # JSON log lines carry it
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            logsetup.request_id.reset(token)
 
 
 def too_large_message(limit: int) -> str:

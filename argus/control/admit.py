@@ -28,7 +28,7 @@ from argus.scheduling.rebalance import apply_loans
 from argus.services.policy import PolicySource
 from argus.services import secrets
 from argus.services.prepare import Preparer
-from argus.control.drain import Quarantines, drain
+from argus.control.drain import Quarantines, agent_names, drain, pin_driver
 from argus.services.snapshot import build_snapshot, worker_nodes
 from argus.settings import Settings
 from argus.states import TaskStatus
@@ -77,6 +77,7 @@ class Admitter:
         self._job_prefix: str | None = None
         self._backoff: dict[int, tuple[int, float]] = {}  # task id -> (transient errors in a row, retry at)
         self.quarantines = Quarantines(settings)
+        self.names: dict[str, str] = {}  # Ray node id -> worker agent name (drivers are pinned)
 
     @property
     def job_prefix(self) -> str:
@@ -98,6 +99,7 @@ class Admitter:
                 log.warning("cannot list Ray nodes: %s", exc)
                 reachable = False
             else:
+                self.names = agent_names(infos)
                 quarantined = self.quarantines.of(infos)  # a quarantined node gets no new work
                 nodes = worker_nodes([i for i in infos if i.node_id not in quarantined],
                                      self.settings.worker_resource)
@@ -184,6 +186,7 @@ class Admitter:
                                                 job_prefix=self.job_prefix)
                 request = secrets.with_job_env(session, self.settings, request, task.owner,
                                                self.job_prefix, task.id, spec.env)
+                request = pin_driver(request, decision.placement, self.names)
             except (CompileError, SpecError, ValueError, ArgusError, OSError) as exc:
                 self._build_failed(session, task.id, S.QUEUED, None, exc)
                 return None
@@ -248,6 +251,8 @@ class Admitter:
                                                 checkpoint_dir=task.checkpoint_dir, argv=task.argv)
                 request = secrets.with_job_env(session, self.settings, request, task.owner,
                                                self.job_prefix, task.id, spec.env)
+                placement = session.get(Attempt, live.attempt_id).placement or []
+                request = pin_driver(request, placement, self.names)
         except (CompileError, SpecError, ValueError, ArgusError, OSError) as exc:
             with self.db.write() as session:
                 self._build_failed(session, live.task_id, S.SUBMITTING, live.number, exc)

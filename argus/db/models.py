@@ -7,6 +7,7 @@ Times are UTC seconds since the epoch (floats).
 from __future__ import annotations
 
 from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -41,6 +42,8 @@ class Task(Base):
     exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Why the newest attempt ended (argus/termination.py), e.g. NCCL_TIMEOUT, USER_ERROR (0007).
     termination: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # argus gc never removes a pinned task's checkpoints and logs (argus pin / unpin; 0011).
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     # Unique per owner: another user's same key is another request, never this task.
     idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
     resubmit_of: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -136,11 +136,15 @@ def test_ray_unreachable_keeps_every_state_and_then_carries_on(api):
     task = submit(http)
     scheduler.tick()
     scheduler.tick()
-    ray.end(sid(scheduler, task["id"]), "SUCCEEDED", 0)
     ray.failures["list_jobs"] = [RayUnavailable("Ray is unreachable (list jobs): timed out")] * 2
     scheduler.tick()
     scheduler.tick()
-    assert get(http, task["id"])["status"] == "RUNNING"  # nothing decided on a missing answer
+    waiting = get(http, task["id"])
+    assert waiting["status"] == "RUNNING"  # nothing decided on a missing answer
+    assert waiting["reason"].startswith("Ray is unreachable; status not confirmed") and "timed out" in waiting["reason"]
+    scheduler.tick()
+    assert get(http, task["id"])["reason"] == "running"  # confirmed again
+    ray.end(sid(scheduler, task["id"]), "SUCCEEDED", 0)
     scheduler.tick()
     assert get(http, task["id"])["status"] == "SUCCEEDED"
 
@@ -272,7 +276,7 @@ def test_a_stored_spec_that_no_longer_validates_fails_alone(api):
 
     old = submit(http, name="old")
     new = submit(http, name="new")
-    with scheduler.db.write() as session:
+    with scheduler.lease.db.write() as session:  # the test, not the loop: unfenced
         session.execute(update(Task).where(Task.id == old["id"])
                         .values(spec={**SPEC, "name": "old", "gpus": 2}))  # a key the model no longer has
     scheduler.tick()

@@ -1,7 +1,7 @@
 """api hardening: Idempotency-Key unique per owner; audit_log refuses INSERT OR REPLACE
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 
 - tasks: the global UNIQUE(idempotency_key) becomes UNIQUE(owner, idempotency_key), so
   another user's same key creates their own task. SQLite rebuilds the table (batch mode);
@@ -15,8 +15,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0011'
-down_revision = '0010'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
