@@ -41,7 +41,7 @@ def fuzz(operation, world: World) -> list[str]:  # noqa: ANN001
         try:
             case.call_and_validate(base_url=world.url, headers={"Authorization": f"Bearer {token}"},
                                    checks=[not_a_server_error])
-        except AssertionError as exc:  # schemathesis' failure: keep going, report them all
+        except Exception as exc:  # noqa: BLE001 - a failed check: keep going, report them all
             found.append(f"{operation.method.upper()} {operation.path}: {str(exc)[:300]}")
 
     run()
