@@ -24,6 +24,7 @@ from argus.files.confine import Entry, Loc, View, os_errors
 from argus.services.storage import Storage
 
 READ_BLOCK = 1 << 20
+MAX_LIST = 10_000  # entries one listing answers (then "truncated": true)
 UPLOADS = (".argus", "uploads")
 
 
@@ -42,10 +43,12 @@ def listing(storage: Storage, who: Principal, path: str) -> dict[str, Any]:
     loc = view.parse(path)
     entry = view.stat(loc)
     if entry.kind != "dir":
-        return {"path": loc.view, "type": entry.kind, "items": [entry_view(entry, loc.view)]}
+        return {"path": loc.view, "type": entry.kind, "items": [entry_view(entry, loc.view)],
+                "truncated": False}
+    found = view.listdir(loc)
     items = [entry_view(e, Loc(loc.area, (*loc.parts, e.name)).view if (loc.parts or loc.area)
-                        else "/" + e.name) for e in view.listdir(loc)]
-    return {"path": loc.view, "type": "dir", "items": items}
+                        else "/" + e.name) for e in found[:MAX_LIST]]
+    return {"path": loc.view, "type": "dir", "items": items, "truncated": len(found) > MAX_LIST}
 
 
 def _hash_fd(fd: int) -> str:
@@ -157,17 +160,27 @@ def write_chunk(storage: Storage, who: Principal, path: str, offset: int, data: 
                            f"from {size} (argus cp resumes on its own)",
                            details=[{"path": loc.view, "offset": size}])
         storage.check(who.team, len(data), f"upload of '{loc.view}'")
-        written = os.pwrite(fd, data, offset) if data else 0
-        storage.wrote(who.team, written)
-        result: dict[str, Any] = {"path": loc.view, "offset": offset + written, "complete": False}
+        _pwrite_all(fd, data, offset)
+        storage.wrote(who.team, len(data))
+        key = "/".join(_part_of(loc).parts)
+        storage.hashes.add(key, offset, data)
+        result: dict[str, Any] = {"path": loc.view, "offset": offset + len(data), "complete": False}
         if final:
-            result.update(_finish(view, loc, fd, sha256))
+            known = storage.hashes.take(key, offset + len(data))
+            result.update(_finish(view, loc, fd, sha256, known))
         return result
 
 
-def _finish(view: View, loc: Loc, fd: int, sha256: str | None) -> dict[str, Any]:
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        done = os.pwrite(fd, view, offset)
+        view, offset = view[done:], offset + done
+
+
+def _finish(view: View, loc: Loc, fd: int, sha256: str | None, known: str | None) -> dict[str, Any]:
     os.fsync(fd)
-    actual = _hash_fd(fd)
+    actual = known or _hash_fd(fd)  # the running hash, else read the part again
     part = _part_of(loc)
     if sha256 is not None and actual != sha256.lower():
         view.remove(part)
