@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
-from argus.db.models import Attempt, Preemption, Task
+from argus.db.models import Attempt, Preemption, SchedulerLease, Task
 from argus.errors import RayError
 from argus.metrics.waits import WaitFollower
 from argus.services import audit
@@ -100,6 +100,7 @@ class StateCollector(Collector):
         yield self._quota()
         yield from self._cluster(now)
         yield from self._scheduler()
+        yield from self._lease(now)
         if self.settings.metrics_audit_verify_seconds > 0:
             ok = GaugeMetricFamily("argus_audit_chain_ok", "1 when the audit trail's hash chain "
                                    "verified at the last check (every ARGUS_METRICS_AUDIT_VERIFY_SECONDS)")
@@ -200,6 +201,26 @@ class StateCollector(Collector):
             last.add_metric([], state["last_tick"])
             families.append(last)
         return families
+
+    def _lease(self, now: float) -> Iterator[Metric]:
+        """The scheduler lease (any process's: embedded or `argus scheduler`), from its DB row."""
+        with self.db.read() as session:
+            row = session.scalar(select(SchedulerLease))
+        held = GaugeMetricFamily("argus_scheduler_lease_held", "1 when a scheduler holds an unexpired lease "
+                                 "(holder: process name)", labels=["holder"])
+        if row is not None and row.holder:
+            held.add_metric([row.holder], float(row.expires_at > now))
+            token = GaugeMetricFamily("argus_scheduler_lease_token", "Fencing token: +1 at every take-over")
+            token.add_metric([], row.token)
+            renewed = GaugeMetricFamily("argus_scheduler_lease_renewed_timestamp_seconds",
+                                        "When the holder last renewed the lease")
+            renewed.add_metric([], row.renewed_at)
+            yield held
+            yield token
+            yield renewed
+        else:
+            held.add_metric([""], 0.0)
+            yield held
 
     def _ray_nodes(self) -> list | None:
         ref = self.provider.current()
