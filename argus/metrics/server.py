@@ -179,13 +179,12 @@ class StateCollector(Collector):
         family = GaugeMetricFamily("argus_task_node_gpus", "GPUs an active task holds on a node",
                                    labels=["task", "name", "priority", "team", "node"])
         with self.db.read() as session:
-            for task, attempt in session.execute(
-                    select(Task, Attempt).join(Attempt, (Attempt.task_id == Task.id)
-                                               & (Attempt.number == Task.attempts))
+            for task_id, name, priority, team, gpus, placement in session.execute(
+                    select(Task.id, Task.name, Task.priority, Task.team, Task.gpus_per_node, Attempt.placement)
+                    .join(Attempt, (Attempt.task_id == Task.id) & (Attempt.number == Task.attempts))
                     .where(Task.status.in_([s.value for s in ACTIVE]))):
-                for node_id in attempt.placement or ():
-                    family.add_metric([str(task.id), task.name, task.priority, task.team or "",
-                                       names.get(node_id, node_id)], task.gpus_per_node)
+                for node_id in placement or ():
+                    family.add_metric([str(task_id), name, priority, team or "", names.get(node_id, node_id)], gpus)
         return family
 
     def _scheduler(self) -> Iterable[Metric]:
