@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: sftp-client venv browser demo test test-unit test-integration bench-submit bench-sched bench-rejoin bench-cli clean lint-imports
+.PHONY: sftp-client venv browser promtool demo test test-unit test-integration bench-submit bench-sched bench-rejoin bench-cli bench-transfer clean lint-imports
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,11 @@ sftp-client:
 browser:
 	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 
-test: $(STAMP) browser sftp-client
+# promtool and prometheus (Debian's prometheus package): rule tests and a real scrape test.
+promtool:
+	@command -v promtool >/dev/null || (apt-get update && apt-get install -y --no-install-recommends prometheus)
+
+test: $(STAMP) browser sftp-client promtool
 	$(PY) -m pytest -q
 
 test-unit: $(STAMP) sftp-client
@@ -42,6 +46,9 @@ bench-sched: $(STAMP)
 
 bench-rejoin: $(STAMP)
 	$(PY) bench/rejoin.py
+
+bench-transfer: $(STAMP) sftp-client
+	$(PY) bench/transfer.py
 
 bench-cli: $(STAMP)
 	$(PY) bench/cli.py

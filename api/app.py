@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api import auth, errors, observe, ui
 from api.context import AppContext
-from api.routers import (audit, cluster, files, identity, metrics, nodes, policy, secrets, snapshots,
+from api.routers import (audit, cluster, files, identity, metrics, nodes, ops, policy, reports, secrets, snapshots,
                          system, tasks, verl)
 from argus import __version__
 from argus.cluster import ClusterProvider
@@ -76,6 +76,8 @@ def create_app(
     app.include_router(policy.router)
     app.include_router(metrics.router)
     app.include_router(nodes.router)
+    app.include_router(reports.router)
+    app.include_router(ops.router)
     app.include_router(verl.router)
     ui.install(app, settings)
     return app

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from argus import logsetup
 from argus.errors import ArgusError
 from taskspec import SpecError
 
@@ -25,7 +26,11 @@ def install(app: FastAPI) -> None:
     @app.middleware("http")
     async def _request_id(request: Request, call_next):  # noqa: ANN001, ANN202
         request.state.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex[:12]
-        response = await call_next(request)
+        token = logsetup.request_id.set(request.state.request_id)  # JSON log lines carry it
+        try:
+            response = await call_next(request)
+        finally:
+            logsetup.request_id.reset(token)
         response.headers["X-Request-ID"] = request.state.request_id
         return response
 

@@ -47,6 +47,9 @@ ACTIONS = {
     "policy.write": "change a priority class or a team's quota (takes effect at the next tick)",
     "node.read": "list worker nodes: state, GPUs, quarantine reason, heartbeat, zombies",
     "node.release": "lift a node's quarantine (after an Xid)",
+    "task.pin": "keep a task's checkpoints and logs from argus gc (argus pin / unpin)",
+    "gc.run": "see and remove, under the retention policy, ended tasks' checkpoints, logs and events",
+    "report.read": "usage reports: GPU-hours, tasks, waits, preemptions, failures (team scope: own team)",
 }
 
 O, T, A = Scope.OWN, Scope.TEAM, Scope.ALL
@@ -59,16 +62,16 @@ PERMISSIONS: dict[str, dict[str, Scope]] = {
     "team-admin": {
         "task.submit": O, "task.list": T, "task.read": T, "task.logs": T, "task.cancel": T,
         "task.resubmit": T, "user.create": T, "user.grant": T, "team.read": T, **_SELF, "user.read": T,
-        **_FILES, **_SECRETS, "node.read": A, "policy.read": A,
+        **_FILES, **_SECRETS, "node.read": A, "policy.read": A, "report.read": T, "task.pin": T,
     },
     "user": {
         "task.submit": O, "task.list": T, "task.read": T, "task.logs": O, "task.cancel": O,
         "task.resubmit": O, "team.read": T, **_SELF, **_FILES, **_SECRETS, "node.read": A,
-        "policy.read": A,
+        "policy.read": A, "report.read": T, "task.pin": O,
     },
     "viewer": {"task.list": T, "task.read": T, "task.logs": T, "team.read": T, **_SELF,
-               "file.read": O, "key.manage": O, "node.read": A, "policy.read": A},
-    "auditor": {"audit.read": A, **_SELF},
+               "file.read": O, "key.manage": O, "node.read": A, "policy.read": A, "report.read": T},
+    "auditor": {"audit.read": A, **_SELF, "report.read": A},
 }
 
 # What a team-admin may hand out: never a role above their own.

@@ -177,6 +177,19 @@ class ArgusClient:
     def nodes(self) -> dict:
         return self._request("GET", "/v1/nodes").json()
 
+    def report(self, *, since: str, until: str | None, by: str, fmt: str) -> Response:
+        return self._request("GET", "/v1/reports/usage",
+                             params={"since": since, "until": until, "by": by, "format": fmt})
+
+    def gc(self, *, apply: bool) -> dict:
+        return self._request("POST", "/v1/gc", params={"apply": "true" if apply else "false"}).json()
+
+    def pin(self, task_id: int, *, pinned: bool = True) -> dict:
+        return self._request("POST" if pinned else "DELETE", f"/v1/tasks/{task_id}/pin").json()
+
+    def doctor(self, task_id: int | None = None) -> dict:
+        return self._request("GET", "/v1/doctor" if task_id is None else f"/v1/tasks/{task_id}/doctor").json()
+
     def release_node(self, name: str) -> dict:
         return self._request("POST", f"/v1/nodes/{name}/release").json()
 

@@ -59,6 +59,8 @@ def main() -> int:
         rc = argus(env, "submit", "examples/custom-train.yaml", "--follow")
         say("argus list")
         argus(env, "list")
+        say("argus verl trees: the verl trees the server knows, their interpreter, layout and status")
+        argus(env, "verl", "trees")
         say("dry run of examples/verl-grpo.yaml: the exact Ray entrypoint, checked against verl's config")
         argus(env, "submit", "examples/verl-grpo.yaml", "--dry-run")
         say("demo " + ("succeeded" if rc == 0 else "FAILED: the task did not succeed"))

@@ -113,6 +113,11 @@ class Settings(BaseSettings):
         default=True, description="Run the scheduler loop inside the API process."
     )
     tick_seconds: float = Field(default=1.0, gt=0, description="Scheduler loop period.")
+    scheduler_lease_seconds: float = Field(
+        default=15.0, ge=1, le=3600,
+        description="Lifetime of the scheduler lease: when its holder dies, another server or "
+        "`argus scheduler` takes over within this time (renewed every third of it).",
+    )
     stop_wait_seconds: int = Field(
         default=30, ge=1,
         description="RAY_JOB_STOP_WAIT_TIME_S for a class that is not built in and has no "
@@ -190,6 +195,20 @@ class Settings(BaseSettings):
     ui_session_seconds: float = Field(
         default=8 * 3600.0, gt=0, description="A web UI sign-in lasts this long (or until its token expires)."
     )
+    retention_days: float = Field(
+        default=30.0, gt=0,
+        description="argus gc removes an ended task's checkpoints and logs this long after it ended (unless pinned).",
+    )
+    event_retention_days: float = Field(
+        default=90.0, gt=0,
+        description="argus gc compacts an ended task's status events to its last one after this long.",
+    )
+    doctor_llm_url: str = Field(
+        default="", description="OpenAI-compatible base URL (…/v1) argus doctor asks for a diagnosis (empty: none).",
+    )
+    doctor_llm_model: str = Field(default="", description="Model name sent to ARGUS_DOCTOR_LLM_URL.")
+    doctor_llm_key: str = Field(default="", repr=False, description="Bearer key for ARGUS_DOCTOR_LLM_URL (if it needs one).")
+    doctor_llm_timeout_seconds: float = Field(default=30.0, gt=0, description="One diagnosis request's time limit.")
     metrics_allow: list[str] = Field(
         default_factory=lambda: ["127.0.0.1/32", "::1/128"],
         description="Addresses or networks (JSON list, CIDR) allowed to read GET /metrics; others get 403.",

@@ -47,9 +47,9 @@ def start_cmd(shared_root: Path, num_gpus: int | None, gpu_model: str | None, nu
               metrics_host: str | None, xid_log: Path | None) -> None:
     """Join the head published in SHARED_ROOT/cluster/head.json and follow it."""
     settings = load_settings()
-    logsetup.setup(settings.log_level, settings.log_format)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per probe is noise
     name = noderegistry.check_name(node_name or settings.node_name or socket.gethostname().split(".")[0])
+    logsetup.setup(settings.log_level, settings.log_format, node=name)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per probe is noise
     config = _config(settings, shared_root, num_gpus, gpu_model, num_cpus, node_ip, state_dir, name)
     config.metrics_port = metrics_port
     agent = WorkerAgent(config)

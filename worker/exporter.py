@@ -62,15 +62,16 @@ class NodeCollector(Collector):
         return family
 
     def _gpus(self, samples: list[GpuSample]) -> Iterator[Metric]:
-        up = GaugeMetricFamily("argus_node_gpu_up", "1 when NVML reads the GPU", labels=["gpu", "index", "name"])
+        up = GaugeMetricFamily("argus_node_gpu_up", "1 when NVML reads the GPU",
+                               labels=["node", "gpu", "index", "name"])
         for s in samples:
-            up.add_metric([s.pci, str(s.index), s.name], float(s.up))
+            up.add_metric([self.node, s.pci, str(s.index), s.name], float(s.up))
         yield up
         for name, attr, doc in GPU_GAUGES:
-            family = GaugeMetricFamily(name, doc, labels=["gpu"])
+            family = GaugeMetricFamily(name, doc, labels=["node", "gpu"])
             for s in samples:
                 if getattr(s, attr) is not None:
-                    family.add_metric([s.pci], getattr(s, attr))
+                    family.add_metric([self.node, s.pci], getattr(s, attr))
             yield family
         ecc = CounterMetricFamily("argus_node_gpu_ecc_errors", "ECC errors since the driver loaded (volatile)",
                                   labels=["gpu", "type"])

@@ -63,16 +63,20 @@ def parse_xid(line: str) -> XidEvent | None:
 
 
 def tail_file(path: Path, stop: threading.Event, poll: float = 0.5) -> Iterator[str]:
-    """Lines appended to ``path`` from now on; follows a rotation (new inode) or a truncation."""
-    handle, inode = None, None
+    """Lines appended to ``path`` from now on; follows a rotation (new inode) or a truncation.
+    A file that does not exist yet is read from its first line once it appears."""
+    handle, inode, existed = None, None, path.exists()
     while not stop.is_set():
         if handle is None:
             try:
                 handle = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115 - kept open
                 inode = os.fstat(handle.fileno()).st_ino
-                handle.seek(0, os.SEEK_END)
+                if existed:  # history before the agent started is not acted on
+                    handle.seek(0, os.SEEK_END)
+                existed = False
             except OSError:
                 handle = None
+                existed = False
                 stop.wait(poll)
                 continue
         line = handle.readline()

@@ -14,15 +14,22 @@ from api.context import get_ctx
 from argus.authz import Principal
 from argus import __version__
 from argus.db.migrate import current_revision, head_revision
+from argus.services.lease_status import lease_status
 from fastapi import Request
 from taskspec import spec_json_schema
 
 router = APIRouter(tags=["system"])
 
 
-@router.get("/healthz", summary="The process is up")
-def healthz() -> dict[str, Any]:
-    return {"status": "ok", "version": __version__}
+@router.get("/healthz", summary="The process is up; whether its scheduler leads or stands by")
+def healthz(request: Request) -> dict[str, Any]:
+    """Answers from memory only (no database, no Ray)."""
+    scheduler = get_ctx(request).scheduler
+    role = "off" if scheduler is None else scheduler.role
+    body: dict[str, Any] = {"status": "ok", "version": __version__, "scheduler": role}
+    if scheduler is not None:
+        body["scheduler_id"] = scheduler.lease.holder
+    return body
 
 
 @router.get("/readyz", summary="The DB is reachable and migrated; the embedded scheduler ticks")
@@ -33,6 +40,10 @@ def readyz(request: Request) -> JSONResponse:
         checks["db"] = "ok" if current_revision(ctx.db) == head_revision() else "not migrated"
     except Exception as exc:  # noqa: BLE001 - reported, not raised
         checks["db"] = f"error: {type(exc).__name__}"
+    try:
+        checks["scheduler_lease"] = lease_status(ctx.db)
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        checks["scheduler_lease"] = f"error: {type(exc).__name__}"
     if ctx.scheduler is not None:
         checks["scheduler"] = "ok" if ctx.scheduler.healthy() else (
             f"stalled: {ctx.scheduler.last_error}" if ctx.scheduler.last_error else "starting")

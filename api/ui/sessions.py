@@ -65,12 +65,6 @@ class SessionStore:
         with self._lock:
             self._items.pop(sid or "", None)
 
-    def drop_token(self, token: str) -> None:
-        """End every session opened with ``token`` (it was revoked)."""
-        with self._lock:
-            for sid in [s.sid for s in self._items.values() if s.token == token]:
-                del self._items[sid]
-
     def _purge(self) -> None:
         now = time.time()
         for sid in [s.sid for s in self._items.values() if s.expires_at <= now]:

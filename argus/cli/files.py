@@ -138,6 +138,8 @@ def ls(state: CliState, path: str, output: str) -> None:
              when(i["mtime"]), i["name"] + ("/" if i["type"] == "dir" else "")]
             for i in result["items"]]
     table(rows, ["TYPE", "MODE", "SIZE", "MODIFIED", "NAME"])
+    if result.get("truncated"):
+        click.echo(f"(only the first {len(rows)} entries are shown)")
 
 
 @click.command()

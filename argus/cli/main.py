@@ -48,6 +48,11 @@ COMMANDS = {
     "key": "argus.cli.files:key",
     "nodes": "argus.cli.ops:nodes_cmd",
     "node": "argus.cli.ops:node_group",
+    "report": "argus.cli.report:report_cmd",
+    "gc": "argus.cli.ops:gc_cmd",
+    "pin": "argus.cli.ops:pin_cmd",
+    "unpin": "argus.cli.ops:unpin_cmd",
+    "doctor": "argus.cli.ops:doctor_cmd",
 }
 
 

@@ -129,7 +129,11 @@ def local_files(root: Path) -> Iterator[tuple[Path, str]]:
 
 def remote_files(client: ArgusClient, remote: str, prefix: str = "") -> Iterator[tuple[str, str, int]]:
     """(remote path, path relative to ``remote``, size) of every file below a remote directory."""
-    for item in client.fs_list(remote)["items"]:
+    listing = client.fs_list(remote)
+    if listing.get("truncated"):
+        raise click.ClickException(f"argus:{remote} has more entries than one listing holds; "
+                                   "copy its subdirectories one by one")
+    for item in listing["items"]:
         rel = f"{prefix}{item['name']}"
         if item["type"] == "dir":
             yield from remote_files(client, item["path"], rel + "/")

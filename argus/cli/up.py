@@ -118,9 +118,15 @@ def up_cmd(workers: int, gpus_per_worker: int, gpu_model: str, cpus_per_worker: 
         (state / UP_FILE).write_text(json.dumps(record, indent=1))
 
     start("head", _python("head", "start", "--state-dir", str(state / "head")))
+    record["metrics"] = {}
     for i in range(workers):
+        # each worker serves node metrics and watches its own kernel-log file (append an Xid line
+        # there to see the quarantine and drain without a GPU: docs/observability.md)
+        record["metrics"][f"worker{i}"] = metrics_port = free_port()
         start(f"worker{i}", _python("worker", "start", "--state-dir", str(state / f"worker{i}"),
                                     "--node-name", f"{socket.gethostname().split('.')[0]}-worker{i}",
+                                    "--metrics-port", str(metrics_port), "--metrics-host", "127.0.0.1",
+                                    "--xid-log", str(state / f"worker{i}" / "kern.log"),
                                     "--num-gpus", str(gpus_per_worker), "--gpu-model", gpu_model,
                                     "--num-cpus", str(cpus_per_worker)))
     follower = RecordFollower(shared)

@@ -28,12 +28,12 @@ from argus.scheduling.rebalance import apply_loans
 from argus.services.policy import PolicySource
 from argus.services import secrets
 from argus.services.prepare import Preparer
-from argus.control.drain import Quarantines, drain
+from argus.control.drain import Quarantines, agent_names, drain, pin_driver
 from argus.services.snapshot import build_snapshot, worker_nodes
 from argus.settings import Settings
 from argus.states import TaskStatus
 from argus.termination import Termination
-from taskspec import CompileError, load_spec_data
+from taskspec import CompileError, SpecError, load_spec_data
 
 log = logging.getLogger(__name__)
 S = TaskStatus
@@ -69,6 +69,7 @@ class Admitter:
         self._job_prefix: str | None = None
         self._backoff: dict[int, tuple[int, float]] = {}  # task id -> (transient errors in a row, retry at)
         self.quarantines = Quarantines(settings)
+        self.names: dict[str, str] = {}  # Ray node id -> worker agent name (drivers are pinned)
 
     @property
     def job_prefix(self) -> str:
@@ -90,6 +91,7 @@ class Admitter:
                 log.warning("cannot list Ray nodes: %s", exc)
                 reachable = False
             else:
+                self.names = agent_names(infos)
                 quarantined = self.quarantines.of(infos)  # a quarantined node gets no new work
                 nodes = worker_nodes([i for i in infos if i.node_id not in quarantined],
                                      self.settings.worker_resource)
@@ -101,14 +103,18 @@ class Admitter:
         pending = {p.task_id: p for p in snapshot.pending}
         admitted: list[Pending] = []
         for decision in plan(snapshot, policy):
-            if isinstance(decision, Wait):
-                reason = decision.reason if reachable or not why_not else f"waiting for the Ray cluster: {why_not}"
-                self._set_reason(decision.task_id, reason)
-            elif isinstance(decision, Preempt):
-                self.preempt(decision)
-            elif isinstance(decision, Admit) and cluster is not None:
-                if self.admit(cluster, epoch, decision):
-                    admitted.append(pending[decision.task_id])
+            try:
+                if isinstance(decision, Wait):
+                    reason = decision.reason if reachable or not why_not else f"waiting for the Ray cluster: {why_not}"
+                    self._set_reason(decision.task_id, reason)
+                elif isinstance(decision, Preempt):
+                    self.preempt(decision)
+                elif isinstance(decision, Admit) and cluster is not None:
+                    if self.admit(cluster, epoch, decision):
+                        admitted.append(pending[decision.task_id])
+            except Exception:  # noqa: BLE001 - one bad task must not stop the others' decisions
+                log.exception("task %s: acting on %s failed", getattr(decision, "task_id", "?"),
+                              type(decision).__name__)
         if reachable:
             save_usage(self.db, policy, snapshot, admitted)
 
@@ -162,14 +168,15 @@ class Admitter:
             if task is None or task.status != S.QUEUED.value:
                 return None
             number = task.attempts + 1
-            spec = load_spec_data(task.spec, source=f"task {task.id}")
             try:
+                spec = load_spec_data(task.spec, source=f"task {task.id}")
                 request = self.preparer.compile(spec, task_id=task.id, attempt=number,
                                                 checkpoint_dir=task.checkpoint_dir, argv=task.argv,
                                                 job_prefix=self.job_prefix)
                 request = secrets.with_job_env(session, self.settings, request, task.owner,
                                                self.job_prefix, task.id, spec.env)
-            except (CompileError, ValueError, ArgusError, OSError) as exc:
+                request = pin_driver(request, decision.placement, self.names)
+            except (CompileError, SpecError, ValueError, ArgusError, OSError) as exc:
                 self._build_failed(session, task.id, S.QUEUED, None, exc)
                 return None
             argv = request.argv
@@ -230,7 +237,9 @@ class Admitter:
                                                 checkpoint_dir=task.checkpoint_dir, argv=task.argv)
                 request = secrets.with_job_env(session, self.settings, request, task.owner,
                                                self.job_prefix, task.id, spec.env)
-        except (CompileError, ValueError, ArgusError, OSError) as exc:
+                placement = session.get(Attempt, live.attempt_id).placement or []
+                request = pin_driver(request, placement, self.names)
+        except (CompileError, SpecError, ValueError, ArgusError, OSError) as exc:
             with self.db.write() as session:
                 self._build_failed(session, live.task_id, S.SUBMITTING, live.number, exc)
             return

@@ -11,6 +11,7 @@ against the task's retry budget.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -22,13 +23,27 @@ from argus.db.models import Attempt, Task
 from argus.db.store import transition
 from argus.errors import RayError
 from argus.ray_adapter import JobState, NodeInfo, RayCluster
-from argus.services.nodes import quarantined_ray_nodes
+from argus.noderegistry import node_resource
+from argus.services.nodes import agent_name, quarantined_ray_nodes
 from argus.settings import Settings
 from argus.states import TaskStatus
+from taskspec import JobRequest
 
 log = logging.getLogger(__name__)
+PIN_AMOUNT = 0.001  # of the node's argus_node:<name> (1.0): any number of drivers fit
 S = TaskStatus
 DRAINED = (S.SUBMITTED, S.RUNNING)
+
+
+def pin_driver(request: JobRequest, placement: list[str] | tuple[str, ...], names: dict[str, str]) -> JobRequest:
+    """Ask Ray to start the driver on the first node of Argus's placement (its worker advertises
+    ``argus_node:<name>``): without it Ray may start the driver on any node with room — a
+    draining one included."""
+    name = names.get(placement[0]) if placement else None
+    if name is None:
+        return request
+    resources = {**request.entrypoint_resources, node_resource(name): PIN_AMOUNT}
+    return dataclasses.replace(request, entrypoint_resources=resources)
 
 
 class Quarantines:
@@ -46,6 +61,11 @@ class Quarantines:
             self._value = quarantined_ray_nodes(self.settings, infos)
             self._at, self._ids = self.clock(), ids
         return self._value
+
+
+def agent_names(infos: list[NodeInfo]) -> dict[str, str]:
+    """Ray node id -> worker agent name, for the nodes that advertise one."""
+    return {i.node_id: name for i in infos if (name := agent_name(i))}
 
 
 def drain(db: Database, cluster: RayCluster, quarantined: dict[str, str],

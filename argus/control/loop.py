@@ -3,9 +3,13 @@
 Woken between ticks (``wake``: a new task, a cancel), it runs a tick at once; after such a tick
 it looks again after ``FOLLOW_UP_S``, doubling up to the tick period, so the end of a job it has
 just submitted is seen in a fraction of a second, and a long job costs a few extra looks only.
+A submit on a server whose loop stands by (another process holds the lease) is seen by the
+leader at its next tick, reading the database: the fallback with several servers.
 
 It runs as its own process (``argus scheduler``) or as a thread inside the API process
 (``argus server`` with ARGUS_EMBED_SCHEDULER=true). Each tick survives its own failure.
+Any number of them may share one database: a tick runs only while this process holds the
+scheduler lease (argus/control/lease.py); the others stand by and take over when it expires.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Callable
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
 from argus.control.admit import Admitter
+from argus.control.lease import FencedDatabase, Lease, LeaseLost, Renewer
 from argus.scheduling.planner import Policy
 from argus.services.policy import PolicySource
 from argus.control.reconcile import Reconciler
@@ -39,9 +44,11 @@ class Scheduler:
         preparer: Preparer | None = None,
         on_tick: Callable[[float], None] | None = None,
     ):
-        self.db = db
         self.settings = settings
         self.provider = provider
+        self.lease = Lease(db, settings.scheduler_lease_seconds)
+        self.renewer = Renewer(self.lease)
+        db = self.db = FencedDatabase(db, self.lease)  # every write of the loop checks the lease
         self.reconciler = Reconciler(db, settings.log_dir, settings.placement_timeout_s)
         if preparer is None:
             source = PolicySource(settings, db) if policy is None else PolicySource(settings, base=policy)
@@ -54,8 +61,15 @@ class Scheduler:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @property
+    def role(self) -> str:
+        return "leader" if self.lease.held else "standby"
+
     def tick(self) -> None:
         started = time.perf_counter()
+        if not self.lease.hold():  # another process schedules; stand by
+            self.last_tick = time.time()
+            return
         ref = self.provider.current()
         jobs = self.reconciler.run(ref.cluster, ref.epoch) if ref.cluster is not None else None
         self.admitter.run(ref.cluster, ref.epoch, ref.why_not, jobs)
@@ -70,6 +84,8 @@ class Scheduler:
             try:
                 self.tick()
                 self.last_error = ""
+            except LeaseLost as exc:
+                log.warning("tick abandoned: %s", exc)
             except Exception as exc:  # noqa: BLE001 - one bad tick must not end the loop
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("scheduler tick failed")
@@ -88,12 +104,18 @@ class Scheduler:
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run_forever, name="argus-scheduler", daemon=True)
         self._thread.start()
+        self.renewer.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         self._wake.set()
+        self.renewer.stop()
         if self._thread is not None:
             self._thread.join(timeout)
+        try:
+            self.lease.release()
+        except Exception:  # noqa: BLE001 - it expires on its own
+            log.exception("releasing the scheduler lease failed")
 
     def healthy(self, max_age: float | None = None) -> bool:
         limit = max_age if max_age is not None else max(10.0, 10 * self.settings.tick_seconds)

@@ -29,6 +29,8 @@ from argus.termination import Termination
 log = logging.getLogger(__name__)
 S = TaskStatus
 T = Termination
+UNCONFIRMED = "Ray is unreachable; status not confirmed since then, retrying every tick"
+_RUNNING_NOW = (S.SUBMITTED.value, S.RUNNING.value)
 
 
 def load_live(db: Database, statuses: frozenset[TaskStatus] = FOLLOWED) -> list[Live]:
@@ -56,6 +58,7 @@ class Reconciler:
         self.db = db
         self.log_dir = log_dir
         self.placement_timeout_s = placement_timeout_s
+        self._unreachable_since: float | None = None
 
     def run(self, cluster: RayCluster, epoch: int | None) -> dict[str, JobState] | None:
         """Reconcile every live attempt; returns Ray's jobs by submission id (None: Ray unreachable)."""
@@ -64,7 +67,10 @@ class Reconciler:
             jobs = cluster.list_jobs()
         except RayError as exc:
             log.warning("cannot list Ray jobs; live attempts keep their status: %s", exc)
+            self._unreachable(exc)
             return None
+        if self._unreachable_since is not None:
+            self._reachable_again()
         pending = self._pending(cluster, lives, jobs)
         ts = now()
         for live in lives:
@@ -76,6 +82,22 @@ class Reconciler:
             except Exception:  # noqa: BLE001 - one bad attempt must not stop the others
                 log.exception("task %s attempt %s: reconcile failed", live.task_id, live.number)
         return jobs
+
+    def _unreachable(self, exc: RayError) -> None:
+        """Transient: running attempts keep their status; their reason says it is unconfirmed."""
+        if self._unreachable_since is not None:
+            return
+        self._unreachable_since = now()
+        reason = f"{UNCONFIRMED}: {exc.message}"[:1000]
+        with self.db.write() as session:
+            session.execute(update(Task).where(Task.status.in_(_RUNNING_NOW)).values(reason=reason))
+
+    def _reachable_again(self) -> None:
+        self._unreachable_since = None
+        with self.db.write() as session:
+            for status, reason in ((S.RUNNING, "running"), (S.SUBMITTED, "submitted to Ray")):
+                session.execute(update(Task).where(Task.status == status.value,
+                                                   Task.reason.startswith(UNCONFIRMED)).values(reason=reason))
 
     def _pending(self, cluster: RayCluster, lives: list[Live], jobs: dict[str, JobState]) -> dict[str, float]:
         """GPUs asked for by PENDING placement groups, by Ray job id (one call, only when needed)."""

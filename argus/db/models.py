@@ -7,6 +7,7 @@ Times are UTC seconds since the epoch (floats).
 from __future__ import annotations
 
 from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -41,6 +42,8 @@ class Task(Base):
     exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Why the newest attempt ended (argus/termination.py), e.g. NCCL_TIMEOUT, USER_ERROR (0007).
     termination: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # argus gc never removes a pinned task's checkpoints and logs (argus pin / unpin; 0011).
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
     resubmit_of: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Code snapshots the spec runs ({"code": "<sha256>"}), found by the server in the spec's paths.
@@ -138,6 +141,23 @@ class QuotaLoan(Base):
     amount: Mapped[float] = mapped_column(Float)
     reason: Mapped[str] = mapped_column(Text, default="")
     reverted_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class SchedulerLease(Base):
+    """The one row that says which process runs the scheduler (migration 0010).
+
+    Taken by compare-and-set when ``expires_at`` has passed; every take adds one to ``token``
+    (the fencing token). Every write of the scheduler's transactions first checks the token it
+    holds against this row, so a holder that lost the lease can no longer write."""
+
+    __tablename__ = "scheduler_lease"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200), default="")
+    token: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[float] = mapped_column(Float, default=0.0)
+    acquired_at: Mapped[float] = mapped_column(Float, default=0.0)
+    renewed_at: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class TeamPolicy(Base):

@@ -46,7 +46,10 @@ def _gid(settings: Settings) -> int:
                          "on this host; create it or unset the setting") from exc
 
 
-def _make(path: Path, mode: int, gid: int) -> None:
+def _make(path: Path, mode: int, gid: int, *, force: bool = False) -> None:
+    """Create ``path`` with ``mode`` (and group); an existing one is left alone unless ``force``."""
+    if not force and path.is_dir():
+        return
     try:
         path.mkdir(parents=True, exist_ok=True)
         if gid != -1:
@@ -57,19 +60,20 @@ def _make(path: Path, mode: int, gid: int) -> None:
                           "the shared root is mounted and writable by the server") from exc
 
 
-def ensure_user(settings: Settings, name: str) -> Path:
+def ensure_user(settings: Settings, name: str, *, force: bool = False) -> Path:
+    """The user's workspace, created if missing (``force``: modes and group set again)."""
     gid = _gid(settings)
-    _make(settings.shared_dir / "users", PARENT_MODE, -1)
+    _make(settings.shared_dir / "users", PARENT_MODE, -1, force=force)
     path = user_dir(settings, name)
-    _make(path, USER_DIR_MODE, gid)
+    _make(path, USER_DIR_MODE, gid, force=force)
     return path
 
 
-def ensure_team(settings: Settings, team: str) -> Path:
+def ensure_team(settings: Settings, team: str, *, force: bool = False) -> Path:
     gid = _gid(settings)
-    _make(settings.shared_dir / "teams", PARENT_MODE, -1)
+    _make(settings.shared_dir / "teams", PARENT_MODE, -1, force=force)
     path = team_dir(settings, team)
-    _make(path, TEAM_DIR_MODE, gid)
+    _make(path, TEAM_DIR_MODE, gid, force=force)
     return path
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
-from argus.db.models import Preemption, Task
+from argus.db.models import Attempt, Preemption, Task
 from argus.errors import RayError
 from argus.metrics.waits import WaitFollower
 from argus.services import audit
@@ -29,7 +29,7 @@ from argus.services.policy import PolicySource
 from argus.services.nodes import NO_AGENT, NO_RAYLET, node_rows
 from argus.services.quota import quota_view
 from argus.settings import Settings
-from argus.states import TaskStatus
+from argus.states import ACTIVE, TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -165,11 +165,27 @@ class StateCollector(Collector):
         for state, count in node_states(rows).items():
             states.add_metric([state], count)
         yield states
+        yield self._placements(rows)
         zombies = GaugeMetricFamily("argus_node_zombies", "Half-dead nodes: a Ray worker without a live "
                                     "agent, or an agent whose raylet is not in Ray", labels=["kind"])
         for kind in (NO_AGENT, NO_RAYLET):
             zombies.add_metric([kind], sum(1 for r in rows if r["zombie"] == kind))
         yield zombies
+
+    def _placements(self, rows: list[dict]) -> Metric:
+        """GPUs each active task holds on each node (by node name): joins task and GPU panels."""
+        names = {r["ray_node_id"]: r["name"] for r in rows if r["ray_node_id"]}
+        family = GaugeMetricFamily("argus_task_node_gpus", "GPUs an active task holds on a node",
+                                   labels=["task", "name", "priority", "team", "node"])
+        with self.db.read() as session:
+            for task, attempt in session.execute(
+                    select(Task, Attempt).join(Attempt, (Attempt.task_id == Task.id)
+                                               & (Attempt.number == Task.attempts))
+                    .where(Task.status.in_([s.value for s in ACTIVE]))):
+                for node_id in attempt.placement or ():
+                    family.add_metric([str(task.id), task.name, task.priority, task.team or "",
+                                       names.get(node_id, node_id)], task.gpus_per_node)
+        return family
 
     def _scheduler(self) -> Iterable[Metric]:
         state = self.scheduler_state()

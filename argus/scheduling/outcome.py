@@ -134,8 +134,8 @@ def placement(live: Live, pending_gpus: float | None, now: float, limit_s: float
     who = "verl" if live.kind == "verl" else "the job"
     waited = now - since
     limit = f"; stopped and requeued after {limit_s:.0f} s" if limit_s > 0 else ""
-    reason = (f"{who} waits for {_count(pending_gpus)} GPUs: placement group pending "
-              f"for {waited:.0f} s{limit}")
+    wants = f"{_count(pending_gpus)} GPUs" if pending_gpus > 0 else "CPUs"
+    reason = f"{who} waits for {wants}: placement group pending for {waited:.0f} s{limit}"
     return PlacementView(since, reason, stop=limit_s > 0 and waited >= limit_s and live.stop_reason is None)
 
 

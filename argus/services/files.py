@@ -24,6 +24,7 @@ from argus.files.confine import Entry, Loc, View, os_errors
 from argus.services.storage import Storage
 
 READ_BLOCK = 1 << 20
+MAX_LIST = 10_000  # entries one listing answers (then "truncated": true)
 UPLOADS = (".argus", "uploads")
 
 
@@ -42,10 +43,12 @@ def listing(storage: Storage, who: Principal, path: str) -> dict[str, Any]:
     loc = view.parse(path)
     entry = view.stat(loc)
     if entry.kind != "dir":
-        return {"path": loc.view, "type": entry.kind, "items": [entry_view(entry, loc.view)]}
+        return {"path": loc.view, "type": entry.kind, "items": [entry_view(entry, loc.view)],
+                "truncated": False}
+    found = view.listdir(loc)
     items = [entry_view(e, Loc(loc.area, (*loc.parts, e.name)).view if (loc.parts or loc.area)
-                        else "/" + e.name) for e in view.listdir(loc)]
-    return {"path": loc.view, "type": "dir", "items": items}
+                        else "/" + e.name) for e in found[:MAX_LIST]]
+    return {"path": loc.view, "type": "dir", "items": items, "truncated": len(found) > MAX_LIST}
 
 
 def _hash_fd(fd: int) -> str:

@@ -132,7 +132,8 @@ class Preparer:
             raise _invalid(source, issues)
         try:
             where = str(self.settings.checkpoint_root / f"ID-{spec.name}")  # ID: set when queued
-            request = self.compile(spec, task_id=0, attempt=1, checkpoint_dir=where, tree=tree)
+            request = self.compile(spec, task_id=0, attempt=1, checkpoint_dir=where, tree=tree,
+                                   run_dir=str(self.run_root / "ID"))
         except CompileError as exc:
             raise _invalid(source, [SpecIssue(exc.path, exc.message)]) from exc
         if isinstance(spec, VerlTask) and tree is not None:
@@ -165,6 +166,7 @@ class Preparer:
         tree: VerlTree | None = None,
         argv: list[str] | None = None,
         job_prefix: str = "argus",
+        run_dir: str | None = None,
     ) -> JobRequest:
         """The job request; ``argv`` (stored at the first attempt) keeps every attempt's command.
 
@@ -180,6 +182,6 @@ class Preparer:
             worker_resource=self.settings.worker_resource,
             verl_tree=tree,
             job_prefix=job_prefix,
-            run_dir=str(self.run_root / str(task_id)),
+            run_dir=run_dir or str(self.run_root / str(task_id)),
         )
         return compile_task(spec, ctx, argv)

@@ -82,9 +82,9 @@ class Storage:
             teams = list(session.scalars(select(Team.name)))
         try:
             for name in users:
-                workspaces.ensure_user(self.settings, name)
+                workspaces.ensure_user(self.settings, name, force=True)
             for team in teams:
-                workspaces.ensure_team(self.settings, team)
+                workspaces.ensure_team(self.settings, team, force=True)
         except (OSError, ArgusError) as exc:  # the server still serves; each workspace is made on first use
             log.error("cannot create workspaces under %s: %s", self.settings.shared_dir, exc)
 

@@ -163,7 +163,13 @@ class ArgusSftp(paramiko.SFTPServerInterface):
         if flags & WRITE_FLAGS:
             self._may_write("sftp.write", loc)
             self.s.quota = self.s.storage.quota(self.s.who.team)  # a changed quota applies now
-        fd = self.s.view.open(loc, flags)
+        try:
+            fd = self.s.view.open(loc, flags)
+        except ArgusError as exc:
+            if flags & WRITE_FLAGS:
+                self.s.audit("sftp.write", loc, "denied" if isinstance(exc, Forbidden) else "error",
+                             reason=exc.message)
+            raise
         return Handle(self.s, loc, fd, flags)
 
     def _may_write(self, action: str, loc: Loc) -> None:

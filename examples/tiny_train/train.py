@@ -2,7 +2,8 @@
 
 Saves a checkpoint every --save-freq steps (default: $ARGUS_SAVE_FREQ or 20) into
 $ARGUS_CHECKPOINT_DIR as global_step_N/state.npz plus latest_checkpointed_iteration.txt (the
-layout verl uses), resumes from the newest one, and on SIGTERM (preemption, cancel) saves the
+layout verl uses), keeps the newest $ARGUS_CHECKPOINT_KEEP of them when set, resumes from the
+newest one, and on SIGTERM (preemption, cancel) saves the
 current step before exiting.
 """
 
@@ -29,6 +30,18 @@ def save(ckpt: Path, step: int, w: np.ndarray, b: float) -> None:
     marker = ckpt / "latest_checkpointed_iteration.txt.tmp"
     marker.write_text(str(step))
     os.replace(marker, ckpt / "latest_checkpointed_iteration.txt")
+    prune(ckpt, int(os.environ.get("ARGUS_CHECKPOINT_KEEP", "0") or 0))
+
+
+def prune(ckpt: Path, keep: int) -> None:
+    """Keep the newest ``keep`` global_step_N directories ($ARGUS_CHECKPOINT_KEEP; 0 keeps all)."""
+    if keep < 1:
+        return
+    steps = sorted(int(p.name.rsplit("_", 1)[1]) for p in ckpt.glob("global_step_*") if p.name.rsplit("_", 1)[1].isdigit())
+    for step in steps[:-keep]:
+        for f in (ckpt / f"global_step_{step}").iterdir():
+            f.unlink()
+        (ckpt / f"global_step_{step}").rmdir()
 
 
 def load(ckpt: Path) -> tuple[int, np.ndarray | None, float]:

@@ -154,6 +154,7 @@ def test_crash_between_claim_and_submit_never_makes_two_attempts(api):
     http, ray, scheduler = api
     task = http.post("/v1/tasks", json=SPEC).json()
     admitter = scheduler.admitter
+    assert scheduler.lease.acquire()  # the loop's writes are fenced by the lease it holds
     # Crash right after the claim committed: the attempt is SUBMITTING, Ray has nothing.
     assert admitter.claim(Admit(task["id"], ("w1",)), ray.address, None) is not None
     assert http.get(f"/v1/tasks/{task['id']}").json()["status"] == "SUBMITTING"

@@ -56,5 +56,7 @@ def test_xid_quarantine_requeues_the_task_elsewhere_without_spending_an_attempt(
     with db.read() as session:
         placement = session.query(Attempt).filter(Attempt.task_id == task_id, Attempt.number == 2).one().placement
     assert placement == ["n2" * 28]
+    sid = task_service.get(db, task_id)["submission_id"]
+    assert ray.requests[sid].entrypoint_resources["argus_node:w2"] == 0.001  # Ray starts it there
     reasons = [e["reason"] for e in task_service.events(db, task_id)]
     assert any(XID in r for r in reasons)

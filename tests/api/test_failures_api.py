@@ -136,11 +136,15 @@ def test_ray_unreachable_keeps_every_state_and_then_carries_on(api):
     task = submit(http)
     scheduler.tick()
     scheduler.tick()
-    ray.end(sid(scheduler, task["id"]), "SUCCEEDED", 0)
     ray.failures["list_jobs"] = [RayUnavailable("Ray is unreachable (list jobs): timed out")] * 2
     scheduler.tick()
     scheduler.tick()
-    assert get(http, task["id"])["status"] == "RUNNING"  # nothing decided on a missing answer
+    waiting = get(http, task["id"])
+    assert waiting["status"] == "RUNNING"  # nothing decided on a missing answer
+    assert waiting["reason"].startswith("Ray is unreachable; status not confirmed") and "timed out" in waiting["reason"]
+    scheduler.tick()
+    assert get(http, task["id"])["reason"] == "running"  # confirmed again
+    ray.end(sid(scheduler, task["id"]), "SUCCEEDED", 0)
     scheduler.tick()
     assert get(http, task["id"])["status"] == "SUCCEEDED"
 
@@ -202,6 +206,7 @@ def test_one_bad_submitting_task_never_blocks_the_loop(api, settings, tmp_path):
 
     good = submit(http, name="good")
     bad = submit(http, name="bad")
+    assert scheduler.lease.acquire()  # the loop's writes are fenced by the lease it holds
     claimed = scheduler.admitter.claim(Admit(bad["id"], ("w1",)), ray.address, None)
     assert claimed is not None  # claimed, then the process died before submitting
 
@@ -259,3 +264,23 @@ def test_pending_placement_is_shown_then_requeued_after_the_timeout(api):
     assert requeued["status"] in ("QUEUED", "SUBMITTED", "RUNNING")
     assert requeued["attempt_history"][0]["termination"] == "PLACEMENT_TIMEOUT"
     assert any(e["to"] == "QUEUED" and "PLACEMENT_TIMEOUT" in e["reason"] for e in events(http, task["id"]))
+
+
+def test_a_stored_spec_that_no_longer_validates_fails_alone(api):
+    """A task queued under an older model that the current one refuses: COMPILE_ERROR for it,
+    the task behind it is still admitted in the same tick."""
+    http, ray, scheduler = api
+    from sqlalchemy import update
+
+    from argus.db.models import Task
+
+    old = submit(http, name="old")
+    new = submit(http, name="new")
+    with scheduler.lease.db.write() as session:  # the test, not the loop: unfenced
+        session.execute(update(Task).where(Task.id == old["id"])
+                        .values(spec={**SPEC, "name": "old", "gpus": 2}))  # a key the model no longer has
+    scheduler.tick()
+    failed = get(http, old["id"])
+    assert failed["status"] == "FAILED" and failed["termination"] == "COMPILE_ERROR"
+    assert "gpus" in failed["reason"] and scheduler.last_error == ""
+    assert get(http, new["id"])["status"] in ("SUBMITTED", "RUNNING")

@@ -6,6 +6,7 @@ import hashlib
 import os
 import stat
 
+from argus.services import files as file_service
 from tests.api.conftest import World
 
 
@@ -162,3 +163,13 @@ def test_snapshots_are_immutable_through_the_file_api(world: World):
                                                                 "recursive": "true"})
     assert rm.status_code == 403
     assert (snap / "train.py").read_text() == "print(1)"
+
+
+def test_a_listing_is_bounded(world: World, monkeypatch):
+    many = world.settings.shared_root / "users" / "alice" / "many"
+    many.mkdir()
+    for i in range(5):
+        (many / f"f{i}").write_text("x")
+    monkeypatch.setattr(file_service, "MAX_LIST", 3)
+    listed = world.client("alice").get("/v1/fs/list", params={"path": "/many"}).json()
+    assert [i["name"] for i in listed["items"]] == ["f0", "f1", "f2"] and listed["truncated"]

@@ -28,8 +28,8 @@ def samples(text: str) -> dict[tuple[str, frozenset], float]:
             for family in text_string_to_metric_families(text) for s in family.samples}
 
 
-def value(found: dict, name: str, **labels: str) -> float | None:
-    return found.get((name, frozenset(labels.items())))
+def value(found: dict, metric: str, **labels: str) -> float | None:
+    return found.get((metric, frozenset(labels.items())))
 
 
 @pytest.fixture
@@ -64,6 +64,8 @@ def test_metrics_follow_a_task_from_queue_to_running(served):
     assert value(found, "argus_quota_gpus", team="red", flavor="H100", kind="nominal") == 8
     assert value(found, "argus_quota_gpus", team="red", flavor="H100", kind="in_use") == 2
     assert value(found, "argus_quota_gpus", team="red", flavor="H100", kind="borrowed") == 0
+    assert value(found, "argus_task_node_gpus", task=str(created.json()["id"]), name="t", priority="batch",
+                 team="red", node="ray-w1") == 2  # a Ray worker without an agent record
     assert value(found, "argus_nodes", state="ready") == 1  # FakeRay's one worker, no agent record
     assert value(found, "argus_node_zombies", kind="Ray node without a live agent") == 1
     assert value(found, "argus_ray_reachable") == 1

@@ -8,6 +8,7 @@ caller's), ``team`` (alice's, team red), ``other`` (carol's, team blue); '-' = n
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 
 import pytest
@@ -52,6 +53,9 @@ EXPECTED = {
     "policy.write":  ("y--", "n--", "n--", "n--", "n--"),
     "node.read":     ("y--", "y--", "y--", "y--", "n--"),
     "node.release":  ("y--", "n--", "n--", "n--", "n--"),
+    "report.read":   ("y--", "y--", "y--", "y--", "y--"),
+    "task.pin":      ("yyy", "yyn", "ynn", "nnn", "nnn"),
+    "gc.run":        ("y--", "n--", "n--", "n--", "n--"),
 }
 ROLES = list(ACTOR)
 CELLS = [
@@ -151,6 +155,12 @@ def _data_attempt(world, http, action: str, team: str | None, target: str,  # no
         noderegistry.publish(world.settings.shared_root, {"name": name, "quarantined": True,
                                                           "quarantine_reason": "Xid 79", "heartbeat_at": 1.0})
         return http.post(f"/v1/nodes/{name}/release").status_code, None
+    if action == "task.pin":
+        return http.post(f"/v1/tasks/{_task(world, owner)}/pin").status_code, None
+    if action == "gc.run":
+        return http.post("/v1/gc").status_code, None
+    if action == "report.read":
+        return http.get("/v1/reports/usage", params={"since": str(time.time() - 86400)}).status_code, None
     raise AssertionError(f"no test for {action}")
 
 

@@ -86,3 +86,7 @@ def test_the_auditor_filters_verifies_and_exports_the_trail(page, ui_world):  # 
     actions = {row[table[0].index("action")] for row in table[1:]}
     assert actions == {"team.create"}
     assert any("team/audited" in ",".join(row) for row in table[1:])
+
+    page.goto("/ui/audit?action=ui.login&user=audrey")  # signing in to the UI is on record too
+    expect(page.locator("#audit-table tbody tr").first).to_contain_text("ui.login")
+    expect(page.locator("#audit-table tbody tr").first).to_contain_text("ok")

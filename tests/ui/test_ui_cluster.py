@@ -44,9 +44,9 @@ def _until(check, timeout: float = 20.0):  # noqa: ANN001, ANN202
 @pytest.fixture(scope="module")
 def queued(ui_world: UiWorld) -> dict[str, int]:
     """alice runs 4 GPUs (red's whole quota); bob's 4 wait for quota; carol's 8 wait for room."""
-    ui_world.ray.node_list = [NodeInfo("w1", True, False, "10.0.0.1", {
+    ui_world.ray.node_list = [NodeInfo(f"w{n}", True, False, f"10.0.0.{n}", {
         "CPU": 4, "GPU": 8, "argus_worker": 1000, "accelerator_type:H100": 1,
-        noderegistry.node_resource("gpu-a"): 1})]
+        noderegistry.node_resource(name): 1}) for n, name in ((1, "gpu-a"), (2, "gpu-b"))]
     ids = {"running": _submit(ui_world, "alice", "holds-red-quota", 4)}
     root = ui_world.client("root")
     _until(lambda: root.get(f"/v1/tasks/{ids['running']}").json()["status"] == "RUNNING")
@@ -85,39 +85,54 @@ def test_a_user_sees_only_their_teams_pending_work(page, ui_world, queued):  # n
     expect(page.locator(".team-quota[data-team='blue']")).to_have_count(0)
 
 
-def _head_and_agent(world: UiWorld) -> None:
+def _head_and_agent(world: UiWorld) -> tuple[str, str]:
     root = world.settings.shared_root
     epoch = allocate_epoch(root, "test")
     now = time.time()
     publish(root, HeadRecord(epoch, "10.0.0.9:6379", "http://10.0.0.9:8265", "session_x", "headhost",
                              4242, now, now + 600))
-    noderegistry.publish(root, {"name": "gpu-a", "address": "10.0.0.1", "num_gpus": 8, "gpu_model": "H100",
-                                "raylet": True, "quarantined": True, "quarantine_reason": "Xid 79 on GPU 3",
-                                "quarantined_at": now, "heartbeat_at": now})
+    busy = _until(lambda: _busy_node(world))
+    idle = "gpu-b" if busy == "gpu-a" else "gpu-a"
+    for name, n in ((busy, 1), (idle, 2)):
+        quarantine = {"quarantined": True, "quarantine_reason": "Xid 79 on GPU 3", "quarantined_at": now} \
+            if name == idle else {"quarantined": False}
+        noderegistry.publish(root, {"name": name, "address": f"10.0.0.{n}", "num_gpus": 8, "gpu_model": "H100",
+                                    "raylet": True, "heartbeat_at": now, **quarantine})
+    return busy, idle
+
+
+def _busy_node(world: UiWorld) -> str | None:
+    """The node name the running task was placed on (w1 is gpu-a, w2 gpu-b)."""
+    running = world.client("root").get("/v1/tasks", params={"status": "RUNNING"}).json()["items"]
+    placement = running[0]["placement"] if running else []
+    return {"w1": "gpu-a", "w2": "gpu-b"}.get(placement[0]) if placement else None
 
 
 def test_nodes_page_shows_the_head_gpus_in_use_and_a_quarantined_node(page, ui_world, queued):  # noqa: ANN001
-    _head_and_agent(ui_world)
+    busy, idle = _head_and_agent(ui_world)
     sign_in(page, ui_world, "vera")  # a viewer may look at the cluster, not release a node
     page.click("nav >> text=Nodes")
     expect(page.locator("#head-state")).to_have_text("live")
     expect(page.locator("#head")).to_contain_text("10.0.0.9:6379")
-    node = page.locator("#node-table tr[data-node='gpu-a']")
+    node = page.locator(f"#node-table tr[data-node='{busy}']")
     expect(node).to_contain_text("8 × H100")
     expect(node.locator("td.in-use")).to_have_text("4.0")
-    expect(node.locator("td.quarantine")).to_contain_text("Xid 79 on GPU 3")
-    expect(node.locator("button.release")).to_have_count(0)
+    expect(node.locator("td.quarantine")).to_have_text("no")
+    quarantined = page.locator(f"#node-table tr[data-node='{idle}']")
+    expect(quarantined.locator("td.in-use")).to_have_text("0.0")
+    expect(quarantined.locator("td.quarantine")).to_contain_text("Xid 79 on GPU 3")
+    expect(quarantined.locator("button.release")).to_have_count(0)
     shot(page, "nodes")
     api = ui_world.client("vera").get("/v1/nodes").json()
-    assert [r["name"] for r in api["items"]] == ["gpu-a"]
+    assert sorted(r["name"] for r in api["items"]) == ["gpu-a", "gpu-b"]
     assert page.locator("#head-epoch").inner_text().strip() != ""
 
 
 def test_an_admin_releases_a_quarantined_node(page, ui_world, queued):  # noqa: ANN001
-    _head_and_agent(ui_world)
+    _busy, idle = _head_and_agent(ui_world)
     sign_in(page, ui_world, "root")
     page.goto("/ui/nodes")
-    page.click("#node-table tr[data-node='gpu-a'] button.release")
+    page.click(f"#node-table tr[data-node='{idle}'] button.release")
     expect(page).to_have_url(f"{ui_world.url}/ui/nodes")
-    request = noderegistry.pending_release(ui_world.settings.shared_root, "gpu-a")
+    request = noderegistry.pending_release(ui_world.settings.shared_root, idle)
     assert request is not None and request["by"] == "root"

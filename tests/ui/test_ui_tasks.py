@@ -110,3 +110,23 @@ def test_the_log_stream_ends_when_the_browser_goes(ui_world):  # noqa: ANN001
         for s in streams:
             s.__exit__(None, None, None)
     assert ui_world.client("root").get("/readyz").status_code == 200
+
+
+def test_the_task_list_filters_by_status_and_owner(page, ui_world):  # noqa: ANN001
+    alice, bob = ui_world.client("alice"), ui_world.client("bob")
+    ended = alice.post("/v1/tasks", json=ui_world.spec("alice", name="to-cancel")).json()
+    alice.post(f"/v1/tasks/{ended['id']}/cancel")
+    bob.post("/v1/tasks", json=ui_world.spec("bob", name="bobs-task"))
+    sign_in(page, ui_world, "alice")
+    page.select_option("#f-status", "CANCELLED")  # submits the filter form
+    expect(page).to_have_url(f"{ui_world.url}/ui/tasks?status=CANCELLED&priority=&team=&owner=")
+    statuses = page.locator("#task-table tbody tr td:nth-child(3)")
+    expect(statuses.first).to_have_text("CANCELLED")
+    assert set(statuses.all_inner_texts()) == {"CANCELLED"}
+    assert f"/ui/tasks/{ended['id']}" in page.content()
+    page.goto("/ui/tasks?owner=bob")
+    expect(page.locator("#task-table tbody")).to_contain_text("bobs-task")
+    owners = set(page.locator("#task-table tbody tr td:nth-child(7)").all_inner_texts())
+    assert owners == {"bob"}
+    page.wait_for_timeout(2500)  # a live refresh keeps the filter
+    assert set(page.locator("#task-table tbody tr td:nth-child(7)").all_inner_texts()) == {"bob"}

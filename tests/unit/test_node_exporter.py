@@ -133,8 +133,8 @@ def test_exporter_serves_gpu_node_xid_and_probe_metrics(tmp_path: Path) -> None:
              for f in text_string_to_metric_families(text) for s in f.samples}
     assert found[("argus_node_gpu_xid_errors_total", frozenset({("gpu", "0000:3b:00"), ("xid", "79")}))] == 1
     assert found[("argus_node_quarantined", frozenset({("node", "w1")}))] == 1
-    assert found[("argus_node_gpu_utilization_ratio", frozenset({("gpu", "0000:3b:00")}))] == 0.87
-    assert found[("argus_node_gpu_power_watts", frozenset({("gpu", "0000:86:00")}))] == 350.001
+    assert found[("argus_node_gpu_utilization_ratio", frozenset({("node", "w1"), ("gpu", "0000:3b:00")}))] == 0.87
+    assert found[("argus_node_gpu_power_watts", frozenset({("node", "w1"), ("gpu", "0000:86:00")}))] == 350.001
     assert found[("argus_node_gpu_ecc_errors_total", frozenset({("gpu", "0000:3b:00"), ("type", "uncorrected")}))] == 1
     assert found[("argus_node_memory_total_bytes", frozenset({("node", "w1")}))] > 0
     assert ("argus_shared_fs_probe_seconds", frozenset({("op", "fsync")})) in found

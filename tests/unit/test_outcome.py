@@ -88,6 +88,7 @@ def test_placement_pending_reason_then_stop_and_requeue():
     assert placement(waiting, None, now=2301.0, limit_s=300) .pending_since is None
     custom = placement(replace(RUN, kind="custom"), 2.0, now=1.0, limit_s=60)
     assert custom.reason.startswith("the job waits for 2 GPUs")
+    assert placement(RUN, 0.0, now=1.0, limit_s=60).reason.startswith("verl waits for CPUs: placement group")
     stopped = replace(waiting, stop_reason=T.PLACEMENT_TIMEOUT, stop_requested=True)
     result = outcome(stopped, "STOPPED")
     assert result.status is S.QUEUED and result.termination is T.PLACEMENT_TIMEOUT and legal(stopped, result)

@@ -54,3 +54,12 @@ def test_sigterm_saves_the_current_step_and_exits_143(tmp_path):
     assert step >= 13 and (tmp_path / f"global_step_{step}" / "state.npz").exists()
     again = run(tmp_path, "--steps", str(step + 2))
     assert f"resumed from step {step}" in again.stdout and f"final step {step + 2}" in again.stdout
+
+
+def test_argus_checkpoint_keep_keeps_the_newest_steps(tmp_path):
+    env = {**os.environ, "ARGUS_CHECKPOINT_DIR": str(tmp_path), "ARGUS_SAVE_FREQ": "10",
+           "ARGUS_CHECKPOINT_KEEP": "2"}
+    done = subprocess.run([sys.executable, str(TRAIN), "--sleep", "0", "--steps", "45"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in tmp_path.glob("global_step_*")) == ["global_step_40", "global_step_45"]

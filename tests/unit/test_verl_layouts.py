@@ -14,7 +14,7 @@ import pytest
 from argus.verl import check, overrides
 from argus.verl.layout import read_layout
 from argus.verl.trees import TreeEntry, inspect_tree
-from taskspec import CompileContext, load_spec
+from taskspec import CompileContext, CompileError, compile_task, load_spec
 from taskspec.compile import argus_overrides
 from tests.verl_fixture import tree_or_skip, verl_layout_tree  # noqa: F401 - a pytest fixture
 
@@ -186,3 +186,13 @@ def test_a_read_only_tree_is_read_and_composed_without_writing(tmp_path):
     finally:
         for p in [copy, *copy.rglob("*")]:
             p.chmod(p.stat().st_mode | stat.S_IWUSR)
+
+
+def test_the_sft_example_composes_on_091_and_is_refused_on_061():
+    spec = load_spec((REPO / "examples/verl-sft.yaml").read_text())
+    issues, values = composed(tree_of("0.9.1", tree_or_skip("0.9.1")), spec)
+    assert issues == [] and values["trainer.max_ckpt_to_keep"] == 2 and values["trainer.n_gpus_per_node"] == 8
+    old = tree_of("0.6.1", tree_or_skip("0.6.1"))
+    with pytest.raises(CompileError) as info:
+        compile_task(spec, CompileContext(1, 1, "/c", verl_tree=old, run_dir="/r"))
+    assert info.value.path == "verl.workload" and "0.7.1 or later" in info.value.message

@@ -78,3 +78,20 @@ def test_an_xid_quarantine_drains_before_it_leaves_and_a_hand_made_flag_leaves_a
     assert drain.action is Action.NOOP and "draining" in drain.reason
     assert decide(None, None, True, 131.0, quarantined=True, drain_until=130.0).action is Action.LEAVE
     assert decide(None, None, True, 100.0, quarantined=True).action is Action.LEAVE
+
+
+def test_a_kernel_log_that_appears_later_is_read_from_its_first_line(tmp_path: Path) -> None:
+    log = tmp_path / "kern.log"  # not there when the agent starts (argus up, a fresh container)
+    agent = agent_for(tmp_path)
+    stop = threading.Event()
+    watcher = XidWatcher(agent.on_xid)
+    watcher.watch_lines(*kernel_log_source(log), stop)
+    try:
+        time.sleep(1.0)
+        log.write_text(XID_79)
+        deadline = time.monotonic() + 10
+        while not agent.quarantine_flag.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+    assert agent.quarantine_flag.exists()
