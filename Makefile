@@ -35,7 +35,7 @@ promtool:
 test: $(STAMP) browser sftp-client promtool
 	$(PY) -m pytest -q
 
-test-unit: $(STAMP) sftp-client
+test-unit: $(STAMP) browser sftp-client
 	$(PY) -m pytest -q -m "not integration and not cluster"
 
 bench-submit: $(STAMP)
