@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: sftp-client venv browser promtool demo test test-unit test-integration bench-submit bench-sched bench-rejoin bench-cli bench-latency bench-list bench-transfer bench-metrics clean lint-imports
+.PHONY: sftp-client venv browser promtool demo test test-unit test-integration bench-submit bench-sched bench-rejoin bench-cli bench-latency bench-list bench-transfer bench-metrics bench-ui clean lint-imports
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,9 @@ bench-metrics: $(STAMP)
 
 bench-cli: $(STAMP)
 	$(PY) bench/cli.py
+
+bench-ui: $(STAMP)
+	$(PY) bench/ui.py
 
 bench-latency: $(STAMP)
 	$(PY) bench/latency.py
