@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: sftp-client venv browser promtool demo test test-unit test-integration bench-submit bench-sched bench-rejoin bench-cli bench-transfer clean lint-imports
+.PHONY: sftp-client venv browser promtool demo test test-unit test-integration bench-submit bench-sched bench-rejoin bench-cli bench-latency bench-transfer bench-metrics clean lint-imports
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,7 @@ promtool:
 test: $(STAMP) browser sftp-client promtool
 	$(PY) -m pytest -q
 
-test-unit: $(STAMP) sftp-client
+test-unit: $(STAMP) browser sftp-client
 	$(PY) -m pytest -q -m "not integration and not cluster"
 
 bench-submit: $(STAMP)
@@ -50,8 +50,14 @@ bench-rejoin: $(STAMP)
 bench-transfer: $(STAMP) sftp-client
 	$(PY) bench/transfer.py
 
+bench-metrics: $(STAMP)
+	$(PY) bench/metrics_scrape.py
+
 bench-cli: $(STAMP)
 	$(PY) bench/cli.py
+
+bench-latency: $(STAMP)
+	$(PY) bench/latency.py
 
 clean:
 	rm -rf $(VENV) .state .cache .pytest_cache

@@ -162,10 +162,15 @@ def test_snapshots_are_immutable_through_the_file_api(world: World):
     snap.mkdir(parents=True)
     (snap / "train.py").write_text("print(1)")
     wrote = _put(world, "alice", f"/.argus/snapshots/{'a' * 64}/train.py", b"evil")
-    assert wrote.status_code == 403 and "immutable" in wrote.json()["error"]["message"]
+    assert wrote.status_code == 403 and "immutable code snapshots" in wrote.json()["error"]["message"]
     rm = world.client("alice").delete("/v1/fs/content", params={"path": "/.argus/snapshots",
                                                                 "recursive": "true"})
     assert rm.status_code == 403
+    for path in ("/.argus", "/.argus/snapshots"):  # nor by removing or moving what holds them
+        assert world.client("alice").delete("/v1/fs/content", params={
+            "path": path, "recursive": "true"}).status_code == 403
+        assert world.client("alice").post("/v1/fs/rename", params={
+            "src": path, "dst": "/moved"}).status_code == 403
     assert (snap / "train.py").read_text() == "print(1)"
 
 
