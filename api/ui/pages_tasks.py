@@ -122,6 +122,7 @@ def cancel(task_id: TaskId, request: Request, ctx: Ctx,
            who: Annotated[Viewer, Depends(ui_acting("task.cancel"))]) -> Response:
     access.authorize_task(ctx.db, who.principal, "task.cancel", task_id)
     task_service.cancel(ctx.db, task_id, actor=who.name, audit=request.state.audit)
+    ctx.wake_scheduler()
     return RedirectResponse(f"/ui/tasks/{task_id}", status_code=303)
 
 
@@ -132,4 +133,5 @@ def resubmit(task_id: TaskId, request: Request, ctx: Ctx,
     request.state.audit.params["resubmit_of"] = task_id
     new = task_service.resubmit(ctx.db, ctx.settings, task_id, actor=who.name, audit=request.state.audit,
                                  paths=ctx.preparer.path_issues)
+    ctx.wake_scheduler()
     return RedirectResponse(f"/ui/tasks/{new['id']}", status_code=303)
