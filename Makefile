@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: sftp-client venv browser promtool demo test test-unit test-integration bench-submit bench-sched bench-rejoin bench-cli bench-latency bench-transfer bench-metrics bench-ui clean lint-imports
+.PHONY: sftp-client venv browser promtool demo test test-unit test-integration bench-submit bench-sched bench-rejoin bench-cli bench-latency bench-list bench-transfer bench-metrics bench-ui clean lint-imports
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,9 @@ bench-ui: $(STAMP)
 
 bench-latency: $(STAMP)
 	$(PY) bench/latency.py
+
+bench-list: $(STAMP)
+	$(PY) bench/list_scale.py
 
 clean:
 	rm -rf $(VENV) .state .cache .pytest_cache
