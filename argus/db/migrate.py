@@ -21,11 +21,27 @@ def alembic_config() -> Config:
 
 
 def upgrade(db: Database, revision: str = "head") -> None:
+    """Migrate to ``revision``. On SQLite, with foreign keys off while it runs (SQLite's own
+    procedure for rebuilding a table others reference: a batch-mode migration drops and
+    renames ``tasks`` under ``attempts`` and ``events``), checked before the commit."""
     cfg = alembic_config()
     with db.write_engine.connect() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
-        conn.commit()
+        raw = conn.connection.driver_connection if db.is_sqlite else None
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys=OFF")  # only outside a transaction: before any
+        try:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+            if raw is not None:
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise RuntimeError(f"migration to {revision} left broken references: {broken[:5]}")
+            conn.commit()
+        finally:
+            if raw is not None:
+                if conn.in_transaction():
+                    conn.rollback()
+                raw.execute("PRAGMA foreign_keys=ON")
 
 
 def current_revision(db: Database) -> str | None:

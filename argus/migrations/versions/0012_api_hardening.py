@@ -4,9 +4,8 @@ Revision ID: 0012
 Revises: 0011
 
 - tasks: the global UNIQUE(idempotency_key) becomes UNIQUE(owner, idempotency_key), so
-  another user's same key creates their own task. SQLite rebuilds the table (batch mode);
-  ``defer_foreign_keys`` lets the rebuild drop the old table under attempts/events rows (the
-  references hold again when it commits).
+  another user's same key creates their own task. SQLite rebuilds the table (batch mode) with
+  foreign keys off (``argus.db.migrate.upgrade``), so attempts and events keep their rows.
 - audit_log: a BEFORE INSERT guard. SQLite's ``INSERT OR REPLACE`` deletes the row it
   replaces without firing the DELETE trigger (recursive triggers are off), so the
   append-only triggers alone let an entry be rewritten.
@@ -40,8 +39,6 @@ NAMING = {"uq": "uq_%(table_name)s_%(column_0_name)s"}
 
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
-    if dialect == "sqlite":
-        op.execute("PRAGMA defer_foreign_keys = ON")
     with op.batch_alter_table('tasks', schema=None, naming_convention=NAMING) as batch_op:
         batch_op.drop_constraint(OLD_UNIQUE.get(dialect, "tasks_idempotency_key_key"), type_='unique')
         batch_op.create_unique_constraint('uq_tasks_owner_idempotency_key', ['owner', 'idempotency_key'])
@@ -56,7 +53,6 @@ def downgrade() -> None:
     dialect = op.get_bind().dialect.name
     if dialect == "sqlite":
         op.execute("DROP TRIGGER IF EXISTS audit_log_no_replace")
-        op.execute("PRAGMA defer_foreign_keys = ON")
     elif dialect == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS audit_log_no_replace ON audit_log")
         op.execute("DROP FUNCTION IF EXISTS audit_log_no_replace()")
