@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: sftp-client venv browser promtool postgres demo test test-unit test-integration bench-submit bench-sched bench-rejoin bench-cli bench-transfer clean lint-imports
+.PHONY: sftp-client venv browser promtool postgres demo test test-unit test-integration bench-submit bench-sched bench-rejoin bench-cli bench-latency bench-transfer clean lint-imports
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,9 @@ bench-transfer: $(STAMP) sftp-client
 
 bench-cli: $(STAMP)
 	$(PY) bench/cli.py
+
+bench-latency: $(STAMP)
+	$(PY) bench/latency.py
 
 clean:
 	rm -rf $(VENV) .state .cache .pytest_cache

@@ -25,6 +25,12 @@ class AppContext:
     scheduler: Scheduler | None = None
     storage: Storage | None = None
 
+    def wake_scheduler(self) -> None:
+        """A new task or a cancel: the embedded loop looks now, not at its next tick. (A loop in
+        another process sees it at its next tick, reading the database.)"""
+        if self.scheduler is not None:
+            self.scheduler.wake()
+
 
 def get_ctx(request: Request) -> AppContext:
     return request.app.state.ctx

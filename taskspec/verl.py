@@ -20,7 +20,7 @@ ROLES = (
     "train_files",     # verl.train_files
     "val_files",       # verl.val_files
     "reward",          # verl.reward (a key prefix: .path and .name)
-    "project",         # trainer.project_name-like: the task's team (user may override)
+    "project",         # the experiment-tracking project: the task's team (user may override)
     "experiment",      # the task's name (user may override)
     "py_executable",   # the tree's interpreter for Ray workers (instead of the job's runtime_env)
 )
@@ -43,11 +43,11 @@ class VerlLayout:
 
     workloads: dict[str, WorkloadLayout] = field(default_factory=dict)
     unsupported: dict[str, str] = field(default_factory=dict)  # workload -> why, and what is needed
-    ray_init_prefix: str = "ray_kwargs.ray_init"  # where verl reads its ray.init arguments
+    ray_init_prefix: str = ""  # the config node verl reads its ray.init arguments from
     cpus_per_gpu: int = 1   # CPUs verl's resource pools reserve beside each GPU
     driver_cpus: int = 1    # verl's TaskRunner actor
     ray_init_env: tuple[str, ...] = ()  # env vars verl's ray.init always sets: the job may not
-    description: str = ""   # one line for people, e.g. "ray_kwargs.ray_init + runtime_env.py_executable"
+    description: str = ""   # one line for people (argus verl trees)
 
     def cpus_per_node(self, gpus_per_node: int, job_driver_cpus: float = 1.0) -> float:
         """CPUs a run really holds on each node: verl's GPU bundles (``cpus_per_gpu`` each), its

@@ -60,8 +60,10 @@ async def submit(
     if dry_run:
         return dry_run_view(ctx.db, ctx.settings, ctx.provider, spec, preview, owner,
                             ctx.preparer.policy.current())
-    return task_service.create_task(ctx.db, ctx.settings, spec, text, owner=owner, team=team,
-                                    idempotency_key=idempotency_key, audit=audit_of(request))
+    created = task_service.create_task(ctx.db, ctx.settings, spec, text, owner=owner, team=team,
+                                       idempotency_key=idempotency_key, audit=audit_of(request))
+    ctx.wake_scheduler()
+    return created
 
 
 @router.get("", summary="List tasks")
@@ -104,7 +106,9 @@ def get_logs(task_id: int, ctx: Ctx, who: Principal = Depends(acting("task.logs"
 @router.post("/{task_id}/cancel", status_code=202, summary="Record the intent to cancel")
 def cancel(task_id: int, request: Request, ctx: Ctx, who: Principal = Depends(acting("task.cancel"))) -> Any:
     access.authorize_task(ctx.db, who, "task.cancel", task_id)
-    return task_service.cancel(ctx.db, task_id, actor=who.name, audit=audit_of(request))
+    result = task_service.cancel(ctx.db, task_id, actor=who.name, audit=audit_of(request))
+    ctx.wake_scheduler()
+    return result
 
 
 @router.post("/{task_id}/resubmit", status_code=201, summary="Queue an ended task again")
@@ -112,5 +116,7 @@ def resubmit(task_id: int, request: Request, ctx: Ctx, who: Principal = Depends(
              fresh: bool = False) -> Any:
     access.authorize_task(ctx.db, who, "task.resubmit", task_id)
     note(request, resubmit_of=task_id)
-    return task_service.resubmit(ctx.db, ctx.settings, task_id, actor=who.name, fresh=fresh,
-                                 audit=audit_of(request))
+    result = task_service.resubmit(ctx.db, ctx.settings, task_id, actor=who.name, fresh=fresh,
+                                   audit=audit_of(request))
+    ctx.wake_scheduler()
+    return result

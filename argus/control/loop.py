@@ -1,5 +1,11 @@
 """The scheduler loop: every tick, reconcile Ray into the DB, then plan and admit.
 
+Woken between ticks (``wake``: a new task, a cancel), it runs a tick at once; after such a tick
+it looks again after ``FOLLOW_UP_S``, doubling up to the tick period, so the end of a job it has
+just submitted is seen in a fraction of a second, and a long job costs a few extra looks only.
+A submit on a server whose loop stands by (another process holds the lease) is seen by the
+leader at its next tick, reading the database: the fallback with several servers.
+
 It runs as its own process (``argus scheduler``) or as a thread inside the API process
 (``argus server`` with ARGUS_EMBED_SCHEDULER=true). Each tick survives its own failure.
 Any number of them may share one database: a tick runs only while this process holds the
@@ -24,6 +30,8 @@ from argus.services.prepare import Preparer
 from argus.settings import Settings
 
 log = logging.getLogger(__name__)
+
+FOLLOW_UP_S = 0.05  # the first look after a woken tick; doubles up to the tick period
 
 
 class Scheduler:
@@ -50,6 +58,7 @@ class Scheduler:
         self.last_error: str = ""
         self.on_tick = on_tick  # gets each tick's duration (argus_scheduler_tick_seconds)
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
@@ -70,6 +79,7 @@ class Scheduler:
 
     def run_forever(self) -> None:
         log.info("scheduler loop started (tick %.1fs)", self.settings.tick_seconds)
+        delay = self.settings.tick_seconds
         while not self._stop.is_set():
             try:
                 self.tick()
@@ -79,8 +89,17 @@ class Scheduler:
             except Exception as exc:  # noqa: BLE001 - one bad tick must not end the loop
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("scheduler tick failed")
-            self._stop.wait(self.settings.tick_seconds)
+            delay = self.next_delay(delay, self._wake.wait(delay))
+            self._wake.clear()
         log.info("scheduler loop stopped")
+
+    def next_delay(self, delay: float, woken: bool) -> float:
+        """After a wake, look again soon; then back off to the tick period."""
+        return min(FOLLOW_UP_S if woken else delay * 2, self.settings.tick_seconds)
+
+    def wake(self) -> None:
+        """Something changed (a new task, a cancel): tick now instead of at the next period."""
+        self._wake.set()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run_forever, name="argus-scheduler", daemon=True)
@@ -89,6 +108,7 @@ class Scheduler:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        self._wake.set()
         self.renewer.stop()
         if self._thread is not None:
             self._thread.join(timeout)

@@ -247,9 +247,10 @@ class View:
 
     def _guard_write(self, loc: Loc, flags: int) -> None:
         writes = flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND)
-        if writes and loc.area == "" and loc.parts[:2] == SNAPSHOTS:
-            raise PathRefused(f"'{loc.view}' is inside an immutable code snapshot; tasks may "
-                              "still be running it (an operator removes old snapshots)")
+        if writes and loc.area == "" and loc.parts[:2] in (SNAPSHOTS, SNAPSHOTS[:1]):
+            what = "holds the" if len(loc.parts) < 2 else "is inside an"
+            raise PathRefused(f"'{loc.view}' {what} immutable code snapshots; tasks may still be "
+                              "running them (an operator removes old snapshots)")
 
 
 def tree_bytes(name: str, dir_fd: int) -> int:

@@ -160,17 +160,27 @@ def write_chunk(storage: Storage, who: Principal, path: str, offset: int, data: 
                            f"from {size} (argus cp resumes on its own)",
                            details=[{"path": loc.view, "offset": size}])
         storage.check(who.team, len(data), f"upload of '{loc.view}'")
-        written = os.pwrite(fd, data, offset) if data else 0
-        storage.wrote(who.team, written)
-        result: dict[str, Any] = {"path": loc.view, "offset": offset + written, "complete": False}
+        _pwrite_all(fd, data, offset)
+        storage.wrote(who.team, len(data))
+        key = "/".join(_part_of(loc).parts)
+        storage.hashes.add(key, offset, data)
+        result: dict[str, Any] = {"path": loc.view, "offset": offset + len(data), "complete": False}
         if final:
-            result.update(_finish(view, loc, fd, sha256))
+            known = storage.hashes.take(key, offset + len(data))
+            result.update(_finish(view, loc, fd, sha256, known))
         return result
 
 
-def _finish(view: View, loc: Loc, fd: int, sha256: str | None) -> dict[str, Any]:
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        done = os.pwrite(fd, view, offset)
+        view, offset = view[done:], offset + done
+
+
+def _finish(view: View, loc: Loc, fd: int, sha256: str | None, known: str | None) -> dict[str, Any]:
     os.fsync(fd)
-    actual = _hash_fd(fd)
+    actual = known or _hash_fd(fd)  # the running hash, else read the part again
     part = _part_of(loc)
     if sha256 is not None and actual != sha256.lower():
         view.remove(part)

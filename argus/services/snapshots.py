@@ -34,7 +34,7 @@ def _real(view: View, parts: tuple[str, ...]) -> Path:
 
 
 def snapshots_dir(view: View) -> Path:
-    return _real(view, (".argus",)) / "snapshots"
+    return _real(view, TMP).parent / "snapshots"  # .argus itself is guarded against changes
 
 
 def lookup(storage: Storage, who: Principal, digest: str) -> dict[str, Any]:

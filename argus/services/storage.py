@@ -21,6 +21,7 @@ from argus.errors import ArgusError, BadRequest, NotFound
 from argus.files import workspaces
 from argus.files.confine import View
 from argus.files.sizes import fmt_bytes
+from argus.files.running import RunningHashes
 from argus.files.workspaces import UsageMeter
 from argus.settings import Settings
 
@@ -32,6 +33,7 @@ class Storage:
         self.db = db
         self.settings = settings
         self.meter = UsageMeter(settings, self.members)
+        self.hashes = RunningHashes()  # uploads in progress in this process
 
     def members(self, team: str) -> list[str]:
         with self.db.read() as session:

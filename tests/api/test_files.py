@@ -5,6 +5,10 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import threading
+import time
+
+import httpx
 
 from argus.services import files as file_service
 from tests.api.conftest import World
@@ -158,10 +162,15 @@ def test_snapshots_are_immutable_through_the_file_api(world: World):
     snap.mkdir(parents=True)
     (snap / "train.py").write_text("print(1)")
     wrote = _put(world, "alice", f"/.argus/snapshots/{'a' * 64}/train.py", b"evil")
-    assert wrote.status_code == 403 and "immutable" in wrote.json()["error"]["message"]
+    assert wrote.status_code == 403 and "immutable code snapshots" in wrote.json()["error"]["message"]
     rm = world.client("alice").delete("/v1/fs/content", params={"path": "/.argus/snapshots",
                                                                 "recursive": "true"})
     assert rm.status_code == 403
+    for path in ("/.argus", "/.argus/snapshots"):  # nor by removing or moving what holds them
+        assert world.client("alice").delete("/v1/fs/content", params={
+            "path": path, "recursive": "true"}).status_code == 403
+        assert world.client("alice").post("/v1/fs/rename", params={
+            "src": path, "dst": "/moved"}).status_code == 403
     assert (snap / "train.py").read_text() == "print(1)"
 
 
@@ -173,3 +182,26 @@ def test_a_listing_is_bounded(world: World, monkeypatch):
     monkeypatch.setattr(file_service, "MAX_LIST", 3)
     listed = world.client("alice").get("/v1/fs/list", params={"path": "/many"}).json()
     assert [i["name"] for i in listed["items"]] == ["f0", "f1", "f2"] and listed["truncated"]
+
+
+def test_a_slow_upload_does_not_hold_up_other_requests(world: World):
+    """The body arrives slowly (2 s); health checks and listings answer meanwhile."""
+    def slow_body():  # noqa: ANN202
+        for _ in range(20):
+            time.sleep(0.1)
+            yield b"x" * 4096
+
+    result: dict = {}
+    uploader = threading.Thread(target=lambda: result.update(
+        response=world.client("alice").put("/v1/fs/content", params={"path": "/slow.bin"},
+                                           content=slow_body())))
+    uploader.start()
+    time.sleep(0.3)
+    with httpx.Client(base_url=world.url, timeout=5) as other:
+        for _ in range(5):
+            assert other.get("/healthz").status_code == 200
+            assert other.get("/v1/fs/list", headers={
+                "Authorization": f"Bearer {world.tokens['bob']}"}).status_code == 200
+    assert uploader.is_alive()  # all answered while the upload was still arriving
+    uploader.join(30)
+    assert result["response"].status_code == 200 and result["response"].json()["size"] == 81920
