@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: sftp-client venv browser promtool postgres demo test test-unit test-integration bench-submit bench-sched bench-rejoin bench-cli bench-latency bench-transfer clean lint-imports
+.PHONY: sftp-client venv browser promtool postgres demo test test-unit test-integration bench-submit bench-sched bench-rejoin bench-cli bench-latency bench-transfer bench-metrics bench-ui clean lint-imports
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,7 @@ postgres:
 test: $(STAMP) browser sftp-client promtool postgres
 	$(PY) -m pytest -q
 
-test-unit: $(STAMP) sftp-client postgres
+test-unit: $(STAMP) browser sftp-client postgres
 	$(PY) -m pytest -q -m "not integration and not cluster"
 
 bench-submit: $(STAMP)
@@ -56,8 +56,14 @@ bench-rejoin: $(STAMP)
 bench-transfer: $(STAMP) sftp-client
 	$(PY) bench/transfer.py
 
+bench-metrics: $(STAMP)
+	$(PY) bench/metrics_scrape.py
+
 bench-cli: $(STAMP)
 	$(PY) bench/cli.py
+
+bench-ui: $(STAMP)
+	$(PY) bench/ui.py
 
 bench-latency: $(STAMP)
 	$(PY) bench/latency.py

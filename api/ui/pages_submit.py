@@ -115,4 +115,5 @@ def submit(request: Request, ctx: Ctx, who: Annotated[Viewer, Depends(ui_acting(
     request.state.audit.params.update(name=spec.name, kind=spec.kind, priority=spec.priority, source="ui")
     task = task_service.create_task(ctx.db, ctx.settings, spec, text, owner=owner, team=team,
                                     audit=request.state.audit)
+    ctx.wake_scheduler()
     return RedirectResponse(f"/ui/tasks/{task['id']}", status_code=303)

@@ -87,12 +87,13 @@ def task_json(task_id: int, ctx: Ctx, who: Annotated[Viewer, Depends(ui_acting("
     return _detail(ctx, who, task_id)
 
 
-async def _follow(request: Request, ctx: AppContext, task_id: int, attempt: int | None) -> AsyncIterator[str]:
-    """New log text as it appears; ends when the attempt ends or the browser goes away.
-    The blocking reads run in the thread pool; the wait between them is an asyncio sleep."""
+async def _follow(ctx: AppContext, task_id: int, attempt: int | None) -> AsyncIterator[str]:
+    """New log text as it appears; ends when the attempt ends, after LOG_MAX_S, or when the
+    browser goes away (StreamingResponse listens for the disconnect and cancels this generator
+    at its next await). The blocking reads run in the thread pool; the wait is an asyncio sleep."""
     shown, sent = 0, 0
     deadline = time.monotonic() + LOG_MAX_S
-    while time.monotonic() < deadline and not await request.is_disconnected():
+    while time.monotonic() < deadline:
         number, text, live = await run_in_threadpool(
             log_service.snapshot, ctx.db, ctx.settings, ctx.provider, task_id, attempt)
         if number != shown:
@@ -111,7 +112,7 @@ async def _follow(request: Request, ctx: AppContext, task_id: int, attempt: int 
 def task_log(task_id: int, request: Request, ctx: Ctx, who: Annotated[Viewer, Depends(ui_acting("task.logs"))],
              attempt: Annotated[int | None, Query(ge=1)] = None) -> Response:
     access.authorize_task(ctx.db, who.principal, "task.logs", task_id)  # 404/403 before streaming
-    return StreamingResponse(_follow(request, ctx, task_id, attempt), media_type="text/plain; charset=utf-8",
+    return StreamingResponse(_follow(ctx, task_id, attempt), media_type="text/plain; charset=utf-8",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
@@ -120,6 +121,7 @@ def cancel(task_id: int, request: Request, ctx: Ctx,
            who: Annotated[Viewer, Depends(ui_acting("task.cancel"))]) -> Response:
     access.authorize_task(ctx.db, who.principal, "task.cancel", task_id)
     task_service.cancel(ctx.db, task_id, actor=who.name, audit=request.state.audit)
+    ctx.wake_scheduler()
     return RedirectResponse(f"/ui/tasks/{task_id}", status_code=303)
 
 
@@ -129,4 +131,5 @@ def resubmit(task_id: int, request: Request, ctx: Ctx,
     access.authorize_task(ctx.db, who.principal, "task.resubmit", task_id)
     request.state.audit.params["resubmit_of"] = task_id
     new = task_service.resubmit(ctx.db, ctx.settings, task_id, actor=who.name, audit=request.state.audit)
+    ctx.wake_scheduler()
     return RedirectResponse(f"/ui/tasks/{new['id']}", status_code=303)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select, update
@@ -95,6 +96,16 @@ def current_attempt(session: Session, task: Task) -> Attempt | None:
     return session.scalar(
         select(Attempt).where(Attempt.task_id == task.id, Attempt.number == task.attempts)
     )
+
+
+def current_attempts(session: Session, tasks: Sequence[Task]) -> dict[int, Attempt]:
+    """Each task's current attempt, in one query (a list page must not query once per row)."""
+    wanted = [t for t in tasks if t.attempts]
+    if not wanted:
+        return {}
+    current = {t.id: t.attempts for t in wanted}
+    rows = session.scalars(select(Attempt).where(Attempt.task_id.in_(list(current))))
+    return {a.task_id: a for a in rows if a.number == current[a.task_id]}
 
 
 def update_attempt(session: Session, attempt_id: int, **fields: Any) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
-from argus.db.models import Attempt, Preemption, Task
+from argus.db.models import Attempt, Preemption, SchedulerLease, Task
 from argus.errors import RayError
 from argus.metrics.waits import WaitFollower
 from argus.services import audit
@@ -100,6 +100,7 @@ class StateCollector(Collector):
         yield self._quota()
         yield from self._cluster(now)
         yield from self._scheduler()
+        yield from self._lease(now)
         if self.settings.metrics_audit_verify_seconds > 0:
             ok = GaugeMetricFamily("argus_audit_chain_ok", "1 when the audit trail's hash chain "
                                    "verified at the last check (every ARGUS_METRICS_AUDIT_VERIFY_SECONDS)")
@@ -178,13 +179,12 @@ class StateCollector(Collector):
         family = GaugeMetricFamily("argus_task_node_gpus", "GPUs an active task holds on a node",
                                    labels=["task", "name", "priority", "team", "node"])
         with self.db.read() as session:
-            for task, attempt in session.execute(
-                    select(Task, Attempt).join(Attempt, (Attempt.task_id == Task.id)
-                                               & (Attempt.number == Task.attempts))
+            for task_id, name, priority, team, gpus, placement in session.execute(
+                    select(Task.id, Task.name, Task.priority, Task.team, Task.gpus_per_node, Attempt.placement)
+                    .join(Attempt, (Attempt.task_id == Task.id) & (Attempt.number == Task.attempts))
                     .where(Task.status.in_([s.value for s in ACTIVE]))):
-                for node_id in attempt.placement or ():
-                    family.add_metric([str(task.id), task.name, task.priority, task.team or "",
-                                       names.get(node_id, node_id)], task.gpus_per_node)
+                for node_id in placement or ():
+                    family.add_metric([str(task_id), name, priority, team or "", names.get(node_id, node_id)], gpus)
         return family
 
     def _scheduler(self) -> Iterable[Metric]:
@@ -200,6 +200,26 @@ class StateCollector(Collector):
             last.add_metric([], state["last_tick"])
             families.append(last)
         return families
+
+    def _lease(self, now: float) -> Iterator[Metric]:
+        """The scheduler lease (any process's: embedded or `argus scheduler`), from its DB row."""
+        with self.db.read() as session:
+            row = session.scalar(select(SchedulerLease))
+        held = GaugeMetricFamily("argus_scheduler_lease_held", "1 when a scheduler holds an unexpired lease "
+                                 "(holder: process name)", labels=["holder"])
+        if row is not None and row.holder:
+            held.add_metric([row.holder], float(row.expires_at > now))
+            token = GaugeMetricFamily("argus_scheduler_lease_token", "Fencing token: +1 at every take-over")
+            token.add_metric([], row.token)
+            renewed = GaugeMetricFamily("argus_scheduler_lease_renewed_timestamp_seconds",
+                                        "When the holder last renewed the lease")
+            renewed.add_metric([], row.renewed_at)
+            yield held
+            yield token
+            yield renewed
+        else:
+            held.add_metric([""], 0.0)
+            yield held
 
     def _ray_nodes(self) -> list | None:
         ref = self.provider.current()

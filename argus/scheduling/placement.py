@@ -6,6 +6,7 @@ verl driver reserves no GPUs and verl places its GPU groups itself.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -105,20 +106,27 @@ class FreeMap:
             return False
         return self.cpus[node_id] + EPS >= demand.cpus and self.gpus[node_id] + EPS >= demand.gpus
 
-    def candidates(self, demand: Demand) -> Iterable[str]:
-        """Nodes that fit, fullest first (best fit keeps whole nodes open for gangs)."""
+    def _fitting_buckets(self, demand: Demand) -> Iterable[list[str]]:
+        """Per free-GPU bucket that can hold ``demand``, fullest first: its nodes that fit."""
         models = [demand.gpu_model] if demand.gpu_model and demand.gpus else list(self._buckets)
         low = math.floor(demand.gpus + EPS) if demand.gpus else -1
         keys = sorted({k for m in models for k in self._buckets.get(m, {}) if k >= low})
         for key in keys:
-            bucket = [n for m in models for n in self._buckets[m].get(key, ()) if self.fits(n, demand)]
-            bucket.sort(key=lambda n: (self.gpus[n], self.cpus[n], n))
-            yield from bucket
+            yield [n for m in models for n in self._buckets[m].get(key, ()) if self.fits(n, demand)]
+
+    def _best_fit(self, node_id: str) -> tuple[float, float, str]:
+        return self.gpus[node_id], self.cpus[node_id], node_id
+
+    def candidates(self, demand: Demand) -> Iterable[str]:
+        """Nodes that fit, fullest first (best fit keeps whole nodes open for gangs)."""
+        for bucket in self._fitting_buckets(demand):
+            yield from sorted(bucket, key=self._best_fit)
 
     def place(self, demand: Demand) -> tuple[str, ...] | None:
+        """The first ``demand.nodes`` of :meth:`candidates`, without sorting whole buckets."""
         chosen: list[str] = []
-        for node_id in self.candidates(demand):
-            chosen.append(node_id)
+        for bucket in self._fitting_buckets(demand):
+            chosen.extend(heapq.nsmallest(demand.nodes - len(chosen), bucket, key=self._best_fit))
             if len(chosen) == demand.nodes:
                 return tuple(chosen)
         return None

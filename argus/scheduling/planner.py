@@ -136,6 +136,8 @@ class _Pass:
                                   self.quota.borrowed)
         self.shielded = preference([r for r in preemptible if shielded(r, policy, self.now)],
                                    self.quota.borrowed)
+        self.largest_victim = max((r.demand.gpus for r in preemptible), default=0.0)
+        self.taken = 0  # victims chosen this pass, still in the preference lists until compacted
         self.fs = fair_share(snapshot, policy)
         self.version = 0  # bumps whenever room is given back; keys the failure cache
         self.failed: dict[Demand, tuple[int, str]] = {}
@@ -184,7 +186,7 @@ class _Pass:
         if self.no_victims.get(key) == self.version:
             return []
         self.no_victims[key] = self.version
-        victims = choose(p.demand, self.soon, self.victim_pool(p, cls.urgent, reclaim))
+        victims = choose(p.demand, self.soon, self.victim_pool(p, cls.urgent, reclaim), self.largest_victim)
         if not victims:
             return []
         placement = self.soon.place(p.demand)
@@ -200,10 +202,20 @@ class _Pass:
             out.append(Preempt(v.task_id, p.task_id,
                                f"preempted for task {p.task_id} ({cls.name}, team {p.team or '-'}): {how}"))
         self.stopping += len(victims)
+        self.compact(len(victims))
         ids = ", ".join(str(v.task_id) for v in victims)
         out.append(Wait(p.task_id, f"preempting task(s) {ids} to make room; they get "
                                    f"{max(self.policy.klass(v.rank).grace_seconds for v in victims)} s to save a checkpoint"))
         return out
+
+    def compact(self, taken: int) -> None:
+        """Drop chosen victims from the preference lists once they are a good part of them, so a
+        pass with many preemptions does not re-scan them from the head for every task."""
+        self.taken += taken
+        if self.taken * 4 > len(self.exposed) + len(self.shielded):
+            self.exposed = [r for r in self.exposed if r.task_id in self.candidates]
+            self.shielded = [r for r in self.shielded if r.task_id in self.candidates]
+            self.taken = 0
 
     def victim_pool(self, p: Pending, urgent: bool, reclaim: bool) -> Iterator[Running]:
         """Eligible victims in preference order: the unshielded ones, then (for an urgent class or

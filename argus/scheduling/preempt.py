@@ -13,6 +13,7 @@ so no victim is stopped that the placement does not need.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
@@ -64,12 +65,23 @@ def eligible(victim: Victim, *, rank: int, team: str | None, reclaim: bool, borr
     return reclaim and borrowed and victim.rank == rank and not same_team
 
 
-def choose(demand: Demand, free: FreeMap, candidates: Iterable[Victim]) -> list[Victim]:
+def fewest_victims(demand: Demand, free: FreeMap, largest_gpus: float | None) -> int:
+    """A lower bound on the victims any node needs to fit ``demand``: no victim holds more than
+    ``largest_gpus`` GPUs and no node has more free than the fullest bucket of ``free``."""
+    if not demand.gpus or not largest_gpus:
+        return 1
+    return max(1, math.ceil((demand.gpus - free.most_free(demand) - EPS) / largest_gpus))
+
+
+def choose(demand: Demand, free: FreeMap, candidates: Iterable[Victim],
+           largest_gpus: float | None = None) -> list[Victim]:
     """Victims (in preference order) whose resources, given back to ``free``, fit ``demand``.
 
     ``candidates`` come in preference order. Per node: how many victims must stop for the node to fit; the
     cheapest ``demand.nodes`` nodes win, then the set is trimmed. ``free`` is left with the
     chosen victims' resources given back; empty when nothing works (``free`` unchanged).
+    ``largest_gpus`` (an upper bound on any candidate's GPUs per node) lets the stream stop as soon
+    as enough nodes fit with the fewest victims any node can need; the choice is the same.
     """
     index: dict[int, int] = {}
     have = 0
@@ -79,10 +91,12 @@ def choose(demand: Demand, free: FreeMap, candidates: Iterable[Victim]) -> list[
             return []  # it fits already; nothing to preempt
     wanted = demand.nodes - have
     # Stream the victims in preference order, adding each to its nodes, until enough nodes fit
-    # with one victim each (the least possible); otherwise keep the cheapest nodes found.
+    # with the fewest victims any node can need (later completions sort after them: they need
+    # as many and come later); otherwise keep the cheapest nodes found.
+    least = fewest_victims(demand, free, largest_gpus)
     room: dict[str, list] = {}
     costs: list[tuple[int, int, str, list[Victim]]] = []
-    singles = 0
+    cheapest = 0
     for position, victim in enumerate(candidates):
         index[victim.task_id] = position
         for node_id in victim.placement:
@@ -98,8 +112,8 @@ def choose(demand: Demand, free: FreeMap, candidates: Iterable[Victim]) -> list[
             if state[0] + EPS >= demand.cpus and state[1] + EPS >= demand.gpus:
                 state[3] = True
                 costs.append((len(state[2]), index[victim.task_id], node_id, state[2]))
-                singles += len(state[2]) == 1
-        if singles >= wanted:
+                cheapest += len(state[2]) <= least
+        if cheapest >= wanted:
             break
     costs.sort(key=lambda c: c[:3])  # fewest victims, then the most preferred ones
     if len(costs) < wanted:

@@ -39,11 +39,12 @@ def gpus_in_use(db: Database) -> dict[str, float]:
     """GPUs Argus has admitted per Ray node id (its placement of every active attempt)."""
     used: dict[str, float] = defaultdict(float)
     with db.read() as session:
-        for task, attempt in session.execute(
-                select(Task, Attempt).join(Attempt, (Attempt.task_id == Task.id) & (Attempt.number == Task.attempts))
+        for gpus, placement in session.execute(  # columns, not ORM objects: a scrape reads every row
+                select(Task.gpus_per_node, Attempt.placement)
+                .join(Attempt, (Attempt.task_id == Task.id) & (Attempt.number == Task.attempts))
                 .where(Task.status.in_([s.value for s in ACTIVE]))):
-            for node_id in attempt.placement or ():
-                used[node_id] += task.gpus_per_node
+            for node_id in placement or ():
+                used[node_id] += gpus
     return used
 
 

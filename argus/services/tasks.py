@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from argus.db.audit import RequestAudit
 from argus.db.engine import Database
 from argus.db.models import Attempt, Event, Task
-from argus.db.store import current_attempt, get_task, now, record_created, transition
+from argus.db.store import current_attempt, current_attempts, get_task, now, record_created, transition
 from argus.errors import Conflict, InvalidTransition
 from argus.services.paths import snapshots_in
 from argus.services.prepare import Preparer
@@ -116,7 +116,8 @@ def list_tasks(
     with db.read() as session:
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         rows = session.scalars(query.order_by(Task.id.desc()).limit(limit).offset(offset)).all()
-        items = [task_view(t, current_attempt(session, t)) for t in rows]
+        attempts = current_attempts(session, rows)
+        items = [task_view(t, attempts.get(t.id)) for t in rows]
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 

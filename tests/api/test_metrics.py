@@ -108,4 +108,7 @@ def test_the_embedded_loop_times_its_ticks(tmp_path: Path) -> None:
             time.sleep(0.2)
     assert value(found, "argus_scheduler_tick_seconds_count") >= 2
     assert value(found, "argus_scheduler_up") == 1
+    (holder,) = [dict(labels)["holder"] for name, labels in found if name == "argus_scheduler_lease_held"]
+    assert holder and value(found, "argus_scheduler_lease_held", holder=holder) == 1
+    assert value(found, "argus_scheduler_lease_token") >= 1
     assert time.time() - value(found, "argus_scheduler_last_tick_timestamp_seconds") < 20

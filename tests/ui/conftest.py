@@ -28,9 +28,11 @@ class LogRay(FakeRay):
     """FakeRay whose driver log of a job is a file under ``log_dir`` (``<submission id>.log``)."""
 
     log_dir: Path = field(default_factory=Path)
+    log_reads: dict[str, int] = field(default_factory=dict)
 
     def logs(self, sid: str) -> str:
         super().logs(sid)  # JobNotFound for an unknown job, as Ray answers
+        self.log_reads[sid] = self.log_reads.get(sid, 0) + 1
         path = self.log_dir / f"{sid}.log"
         return path.read_text() if path.exists() else ""
 

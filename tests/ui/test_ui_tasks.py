@@ -91,25 +91,44 @@ def test_task_list_updates_live_and_the_task_page_streams_its_log(page, ui_world
     assert ui_world.client("alice").get(f"/v1/tasks/{new_id}").json()["resubmit_of"] == task["id"]
 
 
+def _browserish(world) -> httpx.Client:  # noqa: ANN001
+    """An HTTP client signed in to the UI as alice, as a browser would be (cookie session)."""
+    client = httpx.Client(base_url=world.url, timeout=10)
+    form = client.get("/ui/login")
+    csrf = form.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    client.post("/ui/login", data={"token": world.tokens["alice"], "csrf": csrf})
+    return client
+
+
 def test_the_log_stream_ends_when_the_browser_goes(ui_world):  # noqa: ANN001
-    """The stream is async: a client that leaves mid-stream does not keep the server busy,
-    and other requests are answered while streams are open."""
-    alice = ui_world.client("alice")
-    task = alice.post("/v1/tasks", json=ui_world.spec("alice", name="leaver")).json()
-    _wait_status(ui_world, task["id"], "RUNNING")
-    with httpx.Client(base_url=ui_world.url) as browserish:
-        form = browserish.get("/ui/login")
-        csrf = form.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
-        browserish.post("/ui/login", data={"token": ui_world.tokens["alice"], "csrf": csrf})
-        streams = [browserish.stream("GET", f"/ui/tasks/{task['id']}/log") for _ in range(3)]
-        opened = [s.__enter__() for s in streams]
-        assert all(r.status_code == 200 for r in opened)
-        started = time.monotonic()
-        assert browserish.get("/healthz").status_code == 200
-        assert time.monotonic() - started < 2.0
-        for s in streams:
-            s.__exit__(None, None, None)
-    assert ui_world.client("root").get("/readyz").status_code == 200
+    """The stream is async: other requests are answered while streams are open, and a client
+    that leaves mid-stream stops the server reading Ray's log for it."""
+    task = ui_world.client("alice").post("/v1/tasks", json=ui_world.spec("alice", name="leaver")).json()
+    sid = _wait_status(ui_world, task["id"], "RUNNING")["submission_id"]
+    (ui_world.ray.log_dir / f"{sid}.log").write_text("hello\n")
+    clients = [_browserish(ui_world) for _ in range(3)]  # three tabs
+    streams = [c.stream("GET", f"/ui/tasks/{task['id']}/log") for c in clients]
+    opened = [s.__enter__() for s in streams]
+    readers = [r.iter_text() for r in opened]  # kept: a dropped reader closes its response
+    for response, chunks in zip(opened, readers):
+        assert response.status_code == 200
+        seen = next(chunks)
+        while "hello" not in seen:
+            seen += next(chunks)
+    started = time.monotonic()
+    assert ui_world.client("root").get("/healthz").status_code == 200
+    assert time.monotonic() - started < 2.0
+    before = ui_world.ray.log_reads[sid]
+    time.sleep(3.0)
+    assert ui_world.ray.log_reads[sid] - before >= 6  # three streams, about one read a second each
+    for stream, client in zip(streams, clients):
+        stream.__exit__(None, None, None)
+        client.close()
+    time.sleep(2.0)  # the server notices the closed connections
+    after_close = ui_world.ray.log_reads[sid]
+    time.sleep(3.0)
+    assert ui_world.ray.log_reads[sid] == after_close, "a stream kept reading after its client left"
+    assert ui_world.client("root").get(f"/v1/tasks/{task['id']}").json()["status"] == "RUNNING"
 
 
 def test_the_task_list_filters_by_status_and_owner(page, ui_world):  # noqa: ANN001
