@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: sftp-client venv browser promtool postgres demo test test-unit test-integration bench-submit bench-sched bench-rejoin bench-cli bench-latency bench-transfer bench-metrics bench-ui clean lint-imports
+.PHONY: sftp-client venv browser promtool demo test test-unit test-integration bench-submit bench-sched bench-rejoin bench-cli bench-latency bench-list bench-transfer bench-metrics bench-ui clean lint-imports
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,7 @@ promtool:
 
 # Debian's PostgreSQL server binaries: the tests start their own server from them (as nobody,
 # in a temporary directory, on a free port; tests/pgserver.py). Skipped when already there.
+.PHONY: postgres
 postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql)
@@ -67,6 +68,9 @@ bench-ui: $(STAMP)
 
 bench-latency: $(STAMP)
 	$(PY) bench/latency.py
+
+bench-list: $(STAMP)
+	$(PY) bench/list_scale.py
 
 clean:
 	rm -rf $(VENV) .state .cache .pytest_cache

@@ -116,12 +116,18 @@ def kernel_log_source(xid_log: Path | None) -> tuple[str, Callable[[threading.Ev
     if xid_log is not None:
         return str(xid_log), lambda stop: tail_file(xid_log, stop)
     journalctl = shutil.which("journalctl")
-    if journalctl and subprocess.run([journalctl, "-k", "-n", "0", "-q"], capture_output=True,
-                                     timeout=10).returncode == 0:
+    if journalctl and _readable_journal(journalctl):
         return "journal", lambda stop: tail_command([journalctl, "-k", "-f", "-n", "0", "-o", "cat"], stop)
     if os.access("/dev/kmsg", os.R_OK):
         return "/dev/kmsg", lambda stop: tail_kmsg(stop)
     return None
+
+
+def _readable_journal(journalctl: str) -> bool:
+    try:
+        return subprocess.run([journalctl, "-k", "-n", "0", "-q"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):  # a hung or broken journal: try /dev/kmsg
+        return False
 
 
 def tail_kmsg(stop: threading.Event, poll: float = 0.5) -> Iterator[str]:

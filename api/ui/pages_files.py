@@ -43,7 +43,7 @@ def files_page(request: Request, ctx: Ctx, who: Annotated[Viewer, Depends(ui_act
                path: PathQ = "/", done: str = "") -> Response:
     listing = files.listing(ctx.storage, who.principal, path)
     usage = ctx.storage.usage(who.team) if who.team else None
-    items: list[dict[str, Any]] = listing["items"] if listing["type"] == "dir" else []
+    items: list[dict[str, Any]] = listing["items"]  # a file or link: its own row
     return render(request, "files.html", listing=listing, items=items, crumbs=crumbs(listing["path"]),
                   usage=usage, fmt_bytes=fmt_bytes, done=done,
                   limit=fmt_bytes(ctx.settings.upload_chunk_max_bytes),

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,10 @@ from typing import Any
 import click
 
 from argus.client import ApiError, ArgusClient
+from argus.errors import Unavailable
 
 CHUNK = 8 << 20
+RETRIES = 6  # transient failures in a row before giving up (backoff 0.5 s .. 5 s)
 BLOCK = 1 << 20
 
 
@@ -78,18 +81,40 @@ def upload_file(client: ArgusClient, local: Path, remote: str, *, chunk: int = C
 
 def _send(client: ArgusClient, local: Path, remote: str, offset: int, size: int, digest: str,
           chunk: int, progress: Progress | None) -> dict[str, Any]:
+    """Send the chunks from ``offset``; a lost connection or a server restart (transient) is
+    retried with backoff from wherever the server says the upload stands."""
+    failures = 0
     with local.open("rb") as handle:
-        handle.seek(offset)
         while True:
+            handle.seek(offset)
             data = handle.read(chunk)
             final = offset + len(data) >= size
-            result = client.fs_put(remote, data, offset=offset, final=final,
-                                   sha256=digest if final else None)
+            try:
+                result = client.fs_put(remote, data, offset=offset, final=final,
+                                       sha256=digest if final else None)
+            except (Unavailable, ApiError) as exc:
+                if isinstance(exc, ApiError) and exc.http_status != 409:
+                    raise  # permanent: a quota, a refused path, a bad checksum
+                failures += 1
+                if failures > RETRIES:
+                    raise
+                time.sleep(min(0.25 * 2 ** failures, 5.0))
+                offset = _server_offset(client, remote, offset)
+                continue
+            failures = 0
             offset = result["offset"]
             if progress is not None:
                 progress.update(len(data))
             if final:
                 return result
+
+
+def _server_offset(client: ArgusClient, remote: str, guess: int) -> int:
+    """Where the server's part of the upload stands now (``guess`` while it is unreachable)."""
+    try:
+        return client.fs_upload_offset(remote)
+    except Unavailable:
+        return guess
 
 
 def download_file(client: ArgusClient, remote: str, local: Path,

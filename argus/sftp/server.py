@@ -59,15 +59,21 @@ class SshServer(paramiko.ServerInterface):
         return "publickey"
 
     def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
+        fp = keys.fingerprint(key.asbytes())
         user = keys.user_for_key(self.storage.db, username, key.asbytes())
         if user is None:
-            log.info("sftp: key %s refused for '%s' from %s", keys.fingerprint(key.asbytes()),
-                     username[:64], self.source_ip)
+            log.info("sftp: key %s refused for '%s' from %s", fp, username[:64], self.source_ip)
+            self._audit(Principal(username[:64], "-", None), "denied", fp)
             return paramiko.AUTH_FAILED
-        who = Principal(user.name, user.role, user.team,
-                        token_name=f"ssh:{keys.fingerprint(key.asbytes())[:20]}")
-        self.session = Session(self.storage, who, self.source_ip)
+        if self.session is None:  # OpenSSH asks once without a signature, then signs
+            who = Principal(user.name, user.role, user.team, token_name=f"ssh:{fp[7:27]}")
+            self.session = Session(self.storage, who, self.source_ip)
+            self._audit(who, "ok", fp)
         return paramiko.AUTH_SUCCESSFUL
+
+    def _audit(self, who: Principal, outcome: str, fp: str) -> None:
+        self.storage.record(who, "sftp.login", f"user/{who.name}", outcome=outcome,
+                            source_ip=self.source_ip, fingerprint=fp)
 
     def check_channel_request(self, kind: str, chanid: int) -> int:
         if kind == "session":

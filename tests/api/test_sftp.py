@@ -136,6 +136,9 @@ def test_quota_viewer_and_unknown_keys(world: World, served, tmp_path: Path):
     stranger = keypair(tmp_path, "stranger")
     assert sftp(server.port, "alice", stranger, "ls\n", tmp_path).returncode == 255
     assert sftp(server.port, "bob", keys["alice"], "ls\n", tmp_path).returncode == 255  # alice's key
+    logins = [(e["actor"], e["outcome"], e["source_ip"]) for e in audit(world, "sftp.login")]
+    assert ("vera", "ok", "127.0.0.1") in logins and ("bob", "denied", "127.0.0.1") in logins
+    assert ("alice", "denied", "127.0.0.1") in logins  # the stranger's key
 
 
 def test_argus_server_serves_sftp_with_the_port_set(world: World, tmp_path: Path):

@@ -146,6 +146,9 @@ def test_mistyped_verl_override_is_rejected_naming_the_key(argus_env, verl_tree_
     dry = cli(server.url, "submit", str(EXAMPLES / "verl-grpo.yaml"), "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "verl.trainer.main_ppo" in dry.stdout and "trainer.resume_mode=auto" in dry.stdout
+    # the values Argus set, read back from the composed config of the tree
+    assert "verl config: trainer.nnodes = 2" in dry.stdout, dry.stdout
+    assert "verl config: ray_kwargs.ray_init.runtime_env.py_executable" in dry.stdout
 
 
 def test_api_errors_share_one_shape(argus_env):
