@@ -13,6 +13,7 @@ deferred and never block a writer under WAL.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,12 +22,30 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 BUSY_TIMEOUT_MS = 30_000
+ON_COMMIT = "argus.on_commit"  # session.info key: callbacks to run once the write commits
+PRIVATE = 0o600
+
+
+def make_private(path: Path) -> None:
+    """The database file exists and only its owner may read it (0600). SQLite creates the
+    -wal and -shm files with the database file's mode; ones left by an older version are
+    narrowed here too. The file holds token hashes and the audit trail."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE)
+    try:
+        os.fchmod(fd, PRIVATE)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm", "-journal"):
+        side = path.with_name(path.name + suffix)
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(side, PRIVATE)
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     path = make_url(url).database
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+        make_private(Path(path))
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
@@ -72,8 +91,12 @@ class Database:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
+        """A write transaction; after it commits, the callbacks registered in
+        ``session.info["argus.on_commit"]`` run (see :func:`argus.db.audit.on_commit`)."""
         with self._write.begin() as session:
             yield session
+        for callback in session.info.pop(ON_COMMIT, ()):
+            callback()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
