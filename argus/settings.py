@@ -52,7 +52,8 @@ class Settings(BaseSettings):
     )
     db_url: str = Field(
         default="",
-        description="SQLAlchemy URL; default sqlite:///<state_dir>/argus.db (local disk only).",
+        description="Database URL: postgresql://user@host:port/db (psycopg 3) or SQLAlchemy's; "
+        "default sqlite:///<state_dir>/argus.db (local disk only). Several servers may share one.",
     )
     ray_address: str = Field(
         default="http://127.0.0.1:8265",

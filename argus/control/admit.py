@@ -172,7 +172,9 @@ class Admitter:
 
     def claim(self, decision: Admit, address: str, epoch: int | None):  # noqa: ANN201
         with self.db.write() as session:
-            task = session.get(Task, decision.task_id)
+            # the row, locked; one another transaction holds (a cancel) is skipped this tick
+            task = session.scalars(select(Task).where(Task.id == decision.task_id)
+                                   .with_for_update(skip_locked=True)).first()
             if task is None or task.status != S.QUEUED.value:
                 return None
             number = task.attempts + 1

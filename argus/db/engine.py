@@ -1,5 +1,10 @@
 """Engine set-up. SQLite gets WAL, busy_timeout, synchronous=FULL and BEGIN IMMEDIATE for writes.
 
+PostgreSQL: ``postgresql://user@host:port/db`` (ARGUS_DB_URL) is mapped to the psycopg 3
+driver the project installs. Writes there run at READ COMMITTED; what needs serialising does
+it itself (compare-and-set UPDATEs, ``FOR UPDATE SKIP LOCKED`` at claim, the audit chain's
+advisory lock, the scheduler lease's row lock).
+
 Two engines over one database: ``write`` transactions begin IMMEDIATE (take the write lock up
 front, so read-then-write never dies with "database is locked"); ``read`` transactions begin
 deferred and never block a writer under WAL.
@@ -60,17 +65,26 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     return engine
 
 
+def driver_url(url: str) -> str:
+    """``postgresql://`` / ``postgres://`` (no driver named) → the installed psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
 class Database:
     """Holds the engines and hands out sessions: ``with db.write() as s:`` / ``db.read()``."""
 
     def __init__(self, url: str):
+        url = driver_url(url)
         self.url = url
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
         if self.is_sqlite:
             self.write_engine = _sqlite_engine(url, immediate=True)
             self.read_engine = _sqlite_engine(url, immediate=False)
         else:
-            self.write_engine = create_engine(url, pool_pre_ping=True)
+            self.write_engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
             self.read_engine = self.write_engine
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
