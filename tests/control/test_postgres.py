@@ -61,7 +61,11 @@ def test_the_audit_trail_is_append_only_in_the_database(pg, tmp_path):
     with ServerThread(app) as server:
         assert httpx.post(f"{server.url}/v1/teams", json={"name": "red"}, headers=headers).status_code == 201
     for statement in ("UPDATE audit_log SET actor = 'mallory'", "DELETE FROM audit_log",
-                      "TRUNCATE audit_log"):
+                      "TRUNCATE audit_log",
+                      # the upsert that would rewrite an entry, and a copy under a taken id
+                      "INSERT INTO audit_log SELECT * FROM audit_log ORDER BY id LIMIT 1 "
+                      "ON CONFLICT (id) DO UPDATE SET actor = 'mallory'",
+                      "INSERT INTO audit_log SELECT * FROM audit_log ORDER BY id LIMIT 1"):
         with pytest.raises(DBAPIError, match="append-only"), pg.write() as session:
             session.execute(text(statement))
     assert audit_service.verify(pg)["ok"] is True
