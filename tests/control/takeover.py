@@ -84,7 +84,9 @@ def run_takeover(tmp_path, url: str, n_tasks: int = 12) -> dict:  # noqa: ANN001
     db_a, db_b, db_test = Database(url), Database(url), Database(url)
     upgrade(db_test)
     seed_policy(db_test, settings)
-    ids = queue_tasks(db_test, settings, str(tmp_path), n_tasks)
+    code = settings.shared_root / "users" / "alice" / "code"  # admission checks paths again
+    code.mkdir(parents=True)
+    ids = queue_tasks(db_test, settings, str(code), n_tasks)
     ray = CountingRay()
     a = Scheduler(db_a, settings, FakeProvider(ray))
     b = Scheduler(db_b, settings, FakeProvider(ray))
