@@ -24,12 +24,14 @@ from argus.db.engine import Database
 from argus.control.admit import Admitter
 from argus.control.lease import FencedDatabase, Lease, LeaseLost, Renewer
 from argus.scheduling.planner import Policy
+from argus.services import gc
 from argus.services.policy import PolicySource
 from argus.control.reconcile import Reconciler
 from argus.services.prepare import Preparer
 from argus.settings import Settings
 
 log = logging.getLogger(__name__)
+COMPACT_SECONDS = 3600.0  # event retention is applied this often by the lease holder
 
 FOLLOW_UP_S = 0.05  # the first look after a woken tick; doubles up to the tick period
 
@@ -57,6 +59,7 @@ class Scheduler:
         self.last_tick: float | None = None
         self.last_error: str = ""
         self.on_tick = on_tick  # gets each tick's duration (argus_scheduler_tick_seconds)
+        self._compacted_at = float("-inf")
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -73,9 +76,20 @@ class Scheduler:
         ref = self.provider.current()
         jobs = self.reconciler.run(ref.cluster, ref.epoch) if ref.cluster is not None else None
         self.admitter.run(ref.cluster, ref.epoch, ref.why_not, jobs)
+        self._compact()
         self.last_tick = time.time()
         if self.on_tick is not None:
             self.on_tick(time.perf_counter() - started)
+
+    def _compact(self) -> None:
+        """Retention: ended tasks' old events compacted, at most every COMPACT_SECONDS."""
+        if time.monotonic() - self._compacted_at < COMPACT_SECONDS:
+            return
+        self._compacted_at = time.monotonic()
+        removed = gc.compact_events(self.db, self.settings)
+        if removed:
+            log.info("retention: compacted %d events of tasks ended over %g days ago", removed,
+                     self.settings.event_retention_days)
 
     def run_forever(self) -> None:
         log.info("scheduler loop started (tick %.1fs)", self.settings.tick_seconds)

@@ -130,6 +130,15 @@ def _events(db: Database, settings: Settings, now: float) -> list[Item]:
     return [Item("events", f"task/{task_id}", 0, task_id, count - 1) for task_id, count in rows]
 
 
+def compact_events(db: Database, settings: Settings, now: float | None = None) -> int:
+    """Compact the events of tasks ended before the event retention (the scheduler loop does it
+    hourly; ``argus gc --apply`` too). Returns how many events went."""
+    items = _events(db, settings, time.time() if now is None else now)
+    for item in items:
+        _remove(db, item)
+    return sum(i.count for i in items)
+
+
 def plan(db: Database, settings: Settings, now: float | None = None) -> list[Item]:
     now = time.time() if now is None else now
     return (_files(db, settings, now) + _orphans(db, settings, now) + _snapshots(db, settings, now)

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from argus.control.loop import Scheduler
 from argus.db.models import Attempt, Event, Task
 from argus.services import audit
 from tests.api.conftest import World, serve
 from tests.api.test_cli_identity import Cli
+from tests.fakeray import FakeProvider, FakeRay
 
 DAY = 86400.0
 
@@ -104,3 +106,15 @@ def test_pin_keeps_files_and_cli(world: World, tmp_path: Path) -> None:
     assert "11-x" in listed.stdout and "would free 1.1 KiB" in listed.stdout
     applied = cli("gc", "--apply", token=world.tokens["root"])
     assert applied.returncode == 0 and "freed 1.1 KiB" in applied.stdout and not (root / "11-x").exists()
+
+
+def test_the_scheduler_loop_applies_event_retention_by_itself(world: World) -> None:
+    root = world.settings.checkpoint_root
+    _task(world, 21, status="SUCCEEDED", ended_days_ago=100, checkpoint=root / "21", events=6)
+    _task(world, 22, status="SUCCEEDED", ended_days_ago=10, checkpoint=root / "22", events=6)
+    Scheduler(world.db, world.settings, FakeProvider(FakeRay())).tick()
+    with world.db.read() as session:
+        kept = [e.to_status for e in session.query(Event).filter(Event.task_id == 21)]
+        assert kept == ["SUCCEEDED"] and session.query(Event).filter(Event.task_id == 22).count() == 6
+    assert audit.verify(world.db)["ok"]
+    assert (root / "21").exists()  # files go only with argus gc --apply
