@@ -32,10 +32,17 @@ browser:
 promtool:
 	@command -v promtool >/dev/null || (apt-get update && apt-get install -y --no-install-recommends prometheus)
 
-test: $(STAMP) browser sftp-client promtool
+# Debian's PostgreSQL server binaries: the tests start their own server from them (as nobody,
+# in a temporary directory, on a free port; tests/pgserver.py). Skipped when already there.
+.PHONY: postgres
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql)
+
+test: $(STAMP) browser sftp-client promtool postgres
 	$(PY) -m pytest -q
 
-test-unit: $(STAMP) browser sftp-client
+test-unit: $(STAMP) browser sftp-client postgres
 	$(PY) -m pytest -q -m "not integration and not cluster"
 
 bench-submit: $(STAMP)

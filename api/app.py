@@ -7,8 +7,12 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from api import auth, errors, observe, ui
+from api import errors, ui
+from api.auth import AuditTrail
 from api.context import AppContext
+from api.middleware import BodyLimit, RequestContext
+from api.noise import NoiseGate
+from api.observe import Timing
 from api.routers import (audit, cluster, files, identity, metrics, nodes, ops, policy, reports, secrets, snapshots,
                          system, tasks, verl)
 from argus import __version__
@@ -63,8 +67,12 @@ def create_app(
                   description="Queue, schedule and run training tasks as Ray Jobs.")
     app.state.ctx = ctx
     errors.install(app)
-    auth.install(app)
-    observe.install(app, server_metrics)  # outermost: times the audit write too
+    # Plain ASGI, outermost added last: ids and source, the timing (it times the audit
+    # write too), the body limit, the audit trail.
+    app.add_middleware(AuditTrail, db=db, gate=NoiseGate(settings.audit_noise_per_minute))
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, uploads=_upload_limits(settings))
+    app.add_middleware(Timing, metrics=server_metrics)
+    app.add_middleware(RequestContext, trusted_proxies=settings.trusted_proxies)
     app.include_router(system.router)
     app.include_router(tasks.router)
     app.include_router(identity.router)
@@ -87,3 +95,9 @@ def _scheduler_state(scheduler: Scheduler | None):  # noqa: ANN202
     if scheduler is None:
         return None
     return lambda: {"healthy": scheduler.healthy(), "last_tick": scheduler.last_tick}
+
+
+def _upload_limits(settings: Settings) -> tuple[tuple[str, int], ...]:
+    """The routes that stream big bodies to disk, with the bounds they enforce themselves."""
+    snapshot = settings.snapshot_max_bytes + max(1 << 20, settings.snapshot_max_bytes // 10)
+    return (("/v1/fs/content", settings.upload_chunk_max_bytes), ("/v1/snapshots/", snapshot))

@@ -2,28 +2,36 @@
 
 ``acting("task.cancel")`` is the dependency a route declares: it starts the request's audit
 entry (:class:`RequestAudit`) and authenticates the bearer token. Services that change state
-write that entry in their own transaction; the middleware here writes it for every other
-request that must leave a trace: refused ones (401/403), failed state changes, and reads of
-the audit trail.
+write that entry in their own transaction (it counts as recorded once that commits); the
+:class:`AuditTrail` middleware writes it for every other request that must leave a trace:
+refused ones (401/403), failed state changes (500s included), and reads of the audit trail.
+Unauthenticated refusals pass a :class:`~api.noise.NoiseGate` first.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Request
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.context import get_ctx
+from api.noise import NoiseGate, Suppressed
 from argus.authz import Principal
-from argus.db.audit import RequestAudit
+from argus.db.audit import RequestAudit, append
+from argus.db.engine import Database
 from argus.services import identity
 
+log = logging.getLogger(__name__)
 AUDITED_READS = {"audit.read"}
 # No token and no audit entry: probes, and /metrics (guarded by address; a scraper refused every
 # 15 s would flood the trail — refusals are logged instead).
-UNAUDITED = ("/healthz", "/readyz", "/metrics")
+UNAUDITED_PATHS = ("/healthz", "/readyz", "/metrics")
 
 
 def bearer(request: Request) -> str | None:
@@ -32,13 +40,19 @@ def bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+def new_entry(request: Request, action: str) -> RequestAudit:
+    state = request.state
+    return RequestAudit(action=action, source_ip=getattr(state, "source_ip", ""),
+                        request_id=getattr(state, "request_id", ""),
+                        client_request_id=getattr(state, "client_request_id", ""),
+                        target=request.url.path, params=dict(request.query_params))
+
+
 def acting(action: str) -> Callable[[Request], Principal]:
     """Dependency: the authenticated caller, with ``action`` noted for the audit trail."""
 
     def dependency(request: Request) -> Principal:
-        entry = RequestAudit(action=action, source_ip=request.client.host if request.client else "",
-                             request_id=getattr(request.state, "request_id", ""),
-                             target=request.url.path, params=dict(request.query_params))
+        entry = new_entry(request, action)
         request.state.audit = entry
         principal = identity.authenticate(get_ctx(request).db, bearer(request))
         entry.actor, entry.token_name = principal.name, principal.token_name
@@ -65,36 +79,71 @@ def _outcome(status: int) -> str:
     return "ok" if status < 400 else f"error {status}"
 
 
-def _pending(request: Request, status: int) -> RequestAudit | None:
+def pending(request: Request, status: int) -> RequestAudit | None:
     """The entry still to write for this request, if it must leave a trace."""
-    if request.url.path in UNAUDITED:
+    if request.url.path in UNAUDITED_PATHS:
         return None
     entry: RequestAudit | None = getattr(request.state, "audit", None)
     if entry is not None and entry.recorded:
         return None
-    if request.method == "GET" and status not in (401, 403) and (
+    if request.method == "GET" and status not in (401, 403) and status < 500 and (
             entry is None or entry.action not in AUDITED_READS):
         return None
-    if entry is None:  # no route matched: an unknown path or method
-        entry = RequestAudit(action=f"{request.method} {request.url.path}",
-                             source_ip=request.client.host if request.client else "",
-                             request_id=getattr(request.state, "request_id", ""),
-                             target=request.url.path, params=dict(request.query_params))
-    return entry
+    return entry or new_entry(request, f"{request.method} {request.url.path}")  # no route matched
 
 
-def install(app: FastAPI) -> None:
-    """Add the audit middleware (it runs inside the request-id middleware)."""
+class AuditTrail:
+    """Writes the pending entry before the response starts (a client that saw the answer
+    finds its entry), and for a request that raised (a 500) before the error goes out."""
 
-    @app.middleware("http")
-    async def _audit(request: Request, call_next):  # noqa: ANN001, ANN202
-        response = await call_next(request)
-        entry = _pending(request, response.status_code)
-        if entry is not None:
-            await run_in_threadpool(_write, get_ctx(request).db, entry, response.status_code)
-        return response
+    def __init__(self, app: ASGIApp, db: Database, gate: NoiseGate):
+        self.app, self.db, self.gate = app, db, gate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in UNAUDITED_PATHS:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        started = False
+
+        async def send_audited(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start" and not started:
+                started = True
+                await self._write(request, message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_audited)
+        except Exception:
+            if not started:
+                await self._write(request, 500)
+            raise
+
+    async def _write(self, request: Request, status: int) -> None:
+        entry = pending(request, status)
+        if entry is None:
+            return
+        closed: list[Suppressed] = []
+        if entry.actor == "-":  # nobody authenticated: noise until proven otherwise
+            admitted, closed = self.gate.admit(entry.source_ip)
+            if not admitted and not closed:
+                return
+            entry = entry if admitted else None
+        try:
+            await run_in_threadpool(_write, self.db, entry, status, closed)
+        except (OperationalError, PoolTimeout) as exc:  # the answer (often a 503) still goes out
+            log.error("audit entry not written (database unavailable: %s): %s %s by %s from %s "
+                      "-> %s, request %s", str(exc)[:200], entry and entry.action,
+                      entry and entry.target, entry and entry.actor, entry and entry.source_ip,
+                      status, entry and entry.request_id)
 
 
-def _write(db, entry: RequestAudit, status: int) -> None:  # noqa: ANN001
+def _write(db: Database, entry: RequestAudit | None, status: int, closed: list[Suppressed]) -> None:
     with db.write() as session:
-        entry.record(session, outcome=_outcome(status), http_status=status)
+        for window in closed:
+            append(session, actor="-", action="audit.suppressed", outcome="denied",
+                   source_ip=window.source, target="unauthenticated requests",
+                   params={"count": window.count, "from": window.start, "to": window.end})
+        if entry is not None:
+            entry.record(session, outcome=_outcome(status), http_status=status)

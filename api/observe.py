@@ -1,21 +1,33 @@
-"""Request latency into the server's metrics, labelled by route template (never the raw path)."""
+"""Request latency into the server's metrics, labelled by route template (never the raw path).
+
+Plain ASGI: the time from the request to its response's start (a streamed log follow counts
+until its headers, not for hours); nothing is buffered or wrapped.
+"""
 
 from __future__ import annotations
 
 import time
 
-from fastapi import FastAPI, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from argus.metrics.server import ServerMetrics
 
 
-def install(app: FastAPI, metrics: ServerMetrics) -> None:
-    @app.middleware("http")
-    async def _timed(request: Request, call_next):  # noqa: ANN001, ANN202
+class Timing:
+    def __init__(self, app: ASGIApp, metrics: ServerMetrics):
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", None) or "unmatched"
-        metrics.http.labels(request.method, template, str(response.status_code)).observe(
-            time.perf_counter() - start)
-        return response
+
+        async def timed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                template = getattr(scope.get("route"), "path", None) or "unmatched"
+                self.metrics.http.labels(scope["method"], template, str(message["status"])).observe(
+                    time.perf_counter() - start)
+            await send(message)
+
+        await self.app(scope, receive, timed)

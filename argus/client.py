@@ -218,8 +218,9 @@ class ArgusClient:
     def audit_export(self, **params: Any) -> Iterator[str]:
         yield from self._stream("/v1/audit", params)
 
-    def audit_verify(self) -> dict:
-        return self._request("GET", "/v1/audit/verify").json()
+    def audit_verify(self, anchor: dict | None = None) -> dict:
+        params = {"anchor_entries": anchor["entries"], "anchor_hash": anchor["head_hash"]} if anchor else None
+        return self._request("GET", "/v1/audit/verify", params=params).json()
 
     # files, SSH keys, storage (docs/data.md)
     def workspace(self) -> dict:

@@ -52,7 +52,8 @@ class Settings(BaseSettings):
     )
     db_url: str = Field(
         default="",
-        description="SQLAlchemy URL; default sqlite:///<state_dir>/argus.db (local disk only).",
+        description="Database URL: postgresql://user@host:port/db (psycopg 3) or SQLAlchemy's; "
+        "default sqlite:///<state_dir>/argus.db (local disk only). Several servers may share one.",
     )
     ray_address: str = Field(
         default="http://127.0.0.1:8265",
@@ -108,6 +109,22 @@ class Settings(BaseSettings):
     )
     rebalance_period_seconds: float = Field(default=600.0, ge=0, description="0: never rebalance.")
     host: str = Field(default="127.0.0.1", description="API bind address.")
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024,
+        description="Largest request body the API reads (413 beyond it, checked from "
+                    "Content-Length before reading and while the body streams).",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks (JSON list: [\"10.0.0.5\", \"10.1.0.0/16\"]) whose "
+                    "X-Forwarded-For the API believes; none by default (the peer's address is "
+                    "the source).",
+    )
+    audit_noise_per_minute: int = Field(
+        default=30, ge=1,
+        description="Unauthenticated refusals audited per source address and minute; the rest "
+                    "are counted in one audit.suppressed entry per source and minute.",
+    )
     port: int = Field(default=8080, description="API port.")
     embed_scheduler: bool = Field(
         default=True, description="Run the scheduler loop inside the API process."

@@ -121,11 +121,15 @@ def parse_gpus(value: object) -> GpuRequest:
                          "a fraction such as 0.5(vgpu), or -1 for shared")
     count = _number(match.group("count")) if match.group("count") else 1.0
     if count == -1:
-        if match.group("inner"):
+        if match.group("inner") is not None:
             raise ValueError(f"'{value}': -1 (shared, no reservation) takes no model")
         return GpuRequest(shared=True)
     vendor, model = "nvidia", None
-    parts = [p for p in (match.group("inner") or "").split(",") if p.strip()]
+    inner = match.group("inner")
+    parts = inner.split(",") if inner is not None else []
+    if any(not p.strip() for p in parts):
+        raise ValueError(f"'{value}' has an empty part in its parentheses; write N, N(MODEL) "
+                         "or N(VENDOR,MODEL), such as 1(H100) or 1(npu,910B)")
     if len(parts) > 2:
         raise ValueError(f"'{value}': at most a vendor and a model in the parentheses, like 1(npu,910B)")
     for part in parts:

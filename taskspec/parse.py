@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from taskspec.bounds import BoundedLoader, TooLarge, check_bounds, json_object
 from taskspec.errors import SpecError, SpecIssue
 from taskspec.model import KINDS, CustomTask, TaskSpec, VerlTask
 
@@ -18,11 +19,15 @@ _ADAPTER: TypeAdapter = TypeAdapter(TaskSpec)
 def load_spec(text: str, source: str = "task.yaml") -> VerlTask | CustomTask:
     """Parse YAML text into a task spec, or raise SpecError naming every problem."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=BoundedLoader)  # noqa: S506 - a SafeLoader, bounded
     except yaml.constructor.ConstructorError as exc:
         where = _where(exc.problem_mark)
-        raise SpecError(source, [SpecIssue("", f"unsupported YAML tag{where}: {exc.problem}; "
-                                           "task files are plain data (no !! tags)")]) from exc
+        problem = str(exc.problem)
+        if "could not determine a constructor" in problem:
+            problem = f"unsupported YAML tag{where}: {problem}; task files are plain data (no !! tags)"
+        else:
+            problem = f"{problem}{where}"
+        raise SpecError(source, [SpecIssue("", problem)]) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
@@ -36,6 +41,12 @@ def load_spec_data(data: Any, source: str = "task.yaml") -> VerlTask | CustomTas
         raise SpecError(source, [SpecIssue("", "the file is empty; a task needs at least kind, name")])
     if not isinstance(data, dict):
         raise SpecError(source, [SpecIssue("", f"a task is a mapping of keys, not a {type(data).__name__}")])
+    try:
+        issues = check_bounds(data)
+    except TooLarge as exc:
+        raise SpecError(source, [exc.issue]) from None
+    if issues:
+        raise SpecError(source, issues)
     kind = data.get("kind")
     if not isinstance(kind, str) or kind not in KINDS:
         allowed = ", ".join(f"'{k}'" for k in KINDS)
@@ -47,6 +58,20 @@ def load_spec_data(data: Any, source: str = "task.yaml") -> VerlTask | CustomTas
         return _ADAPTER.validate_python(data)
     except ValidationError as exc:
         raise SpecError(source, issues_from(exc, KINDS[kind])) from exc
+
+
+def read_json(text: str, source: str = "task.json") -> Any:
+    """Parse a JSON body with the rules YAML files follow (no duplicate keys, bounded); the
+    data then goes to :func:`load_spec_data`. Text that is not JSON at all raises
+    ``ValueError`` (a malformed request); JSON that breaks a bound raises SpecError."""
+    try:
+        return json_object(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{source}: body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise SpecError(source, [SpecIssue("", "the JSON nests too deeply")]) from None
+    except ValueError as exc:  # a duplicate key, an overlong integer
+        raise SpecError(source, [SpecIssue("", str(exc))]) from None
 
 
 def _where(mark: Any) -> str:

@@ -13,6 +13,7 @@ import uvicorn
 
 from argus.raynode import free_port
 from argus.settings import Settings
+from tests.pgserver import PgServer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -44,7 +45,7 @@ class ServerThread:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                access_log=False)
+                                access_log=False, proxy_headers=False)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -74,3 +75,17 @@ def local_ray():
     yield cluster
     cluster.stop()
     shutil.rmtree(cluster.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres():  # noqa: ANN201
+    """A real PostgreSQL server for the session (tests/pgserver.py); never skipped."""
+    server = PgServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres) -> str:  # noqa: ANN001
+    """A fresh database on that server."""
+    return postgres.create_database()

@@ -26,7 +26,8 @@ def allowed(host: str, networks: list[str]) -> bool:
 
 
 @router.get("/metrics", summary="Prometheus metrics (only from ARGUS_METRICS_ALLOW)",
-            response_class=Response)
+            response_class=Response,
+            responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}})
 def metrics(request: Request) -> Response:
     ctx = get_ctx(request)
     host = request.client.host if request.client else ""

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 
 from api.auth import acting, audit_of, note
 from api.context import AppContext, get_ctx
+from api.schemas import NodeList, NodeRelease
 from argus.authz import Principal, require_action
 from argus.errors import RayError
 from argus.ray_adapter import NodeInfo
@@ -27,14 +28,16 @@ def ray_nodes(ctx: AppContext) -> list[NodeInfo] | None:
         return None
 
 
-@router.get("", summary="Worker nodes: address, GPUs, in use, state, quarantine reason, heartbeat, zombie")
+@router.get("", summary="Worker nodes: address, GPUs, in use, state, quarantine reason, heartbeat, zombie",
+            response_model=NodeList)
 def list_nodes(ctx: Ctx, who: Annotated[Principal, Depends(acting("node.read"))]) -> Any:
     require_action(who, "node.read")
     found = ray_nodes(ctx)
     return {"items": nodes.node_rows(ctx.db, ctx.settings, found), "ray_reachable": found is not None}
 
 
-@router.post("/{name}/release", summary="Lift a node's quarantine (its agent acts within seconds)")
+@router.post("/{name}/release", summary="Lift a node's quarantine (its agent acts within seconds)",
+             response_model=NodeRelease)
 def release(name: str, request: Request, ctx: Ctx,
             who: Annotated[Principal, Depends(acting("node.release"))]) -> Any:
     note(request, target=f"node/{name}")

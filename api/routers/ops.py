@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 
 from api.auth import acting, audit_of, note
 from api.context import AppContext, get_ctx
+from api.params import TaskId
 from argus.authz import Principal
 from argus.authz import require_action
 from argus.services import access, doctor, gc
@@ -24,19 +25,19 @@ def run_gc(request: Request, ctx: Ctx, who: Annotated[Principal, Depends(acting(
 
 
 @router.post("/v1/tasks/{task_id}/pin", summary="Keep a task's checkpoints and logs from gc")
-def pin(task_id: int, request: Request, ctx: Ctx, who: Annotated[Principal, Depends(acting("task.pin"))]) -> Any:
+def pin(task_id: TaskId, request: Request, ctx: Ctx, who: Annotated[Principal, Depends(acting("task.pin"))]) -> Any:
     note(request, target=f"task/{task_id}")
     return gc.pin(ctx.db, who, task_id, pinned=True, audit=audit_of(request))
 
 
 @router.delete("/v1/tasks/{task_id}/pin", summary="Let gc remove a task's files again after retention")
-def unpin(task_id: int, request: Request, ctx: Ctx, who: Annotated[Principal, Depends(acting("task.pin"))]) -> Any:
+def unpin(task_id: TaskId, request: Request, ctx: Ctx, who: Annotated[Principal, Depends(acting("task.pin"))]) -> Any:
     note(request, target=f"task/{task_id}")
     return gc.pin(ctx.db, who, task_id, pinned=False, audit=audit_of(request))
 
 
 @router.get("/v1/tasks/{task_id}/doctor", summary="Why a task failed: known causes, what to do, a model's view")
-def doctor_task(task_id: int, ctx: Ctx, who: Annotated[Principal, Depends(acting("task.logs"))]) -> Any:
+def doctor_task(task_id: TaskId, ctx: Ctx, who: Annotated[Principal, Depends(acting("task.logs"))]) -> Any:
     access.authorize_task(ctx.db, who, "task.logs", task_id)
     return doctor.explain(ctx.db, ctx.settings, ctx.provider, task_id)
 

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from api.auth import acting
 from api.context import get_ctx
+from api.schemas import Health, Readiness
 from argus.authz import Principal
 from argus import __version__
 from argus.db.migrate import current_revision, head_revision
@@ -21,9 +22,11 @@ from taskspec import spec_json_schema
 router = APIRouter(tags=["system"])
 
 
-@router.get("/healthz", summary="The process is up; whether its scheduler leads or stands by")
-def healthz(request: Request) -> dict[str, Any]:
-    """Answers from memory only (no database, no Ray)."""
+@router.get("/healthz", summary="The process is up; whether its scheduler leads or stands by",
+            response_model=Health)
+async def healthz(request: Request) -> dict[str, Any]:
+    """Answers from memory only (no database, no Ray), on the event loop itself: it answers
+    while the thread pool is busy with slow work (a shared filesystem, a locked database)."""
     scheduler = get_ctx(request).scheduler
     role = "off" if scheduler is None else scheduler.role
     body: dict[str, Any] = {"status": "ok", "version": __version__, "scheduler": role}
@@ -32,7 +35,8 @@ def healthz(request: Request) -> dict[str, Any]:
     return body
 
 
-@router.get("/readyz", summary="The DB is reachable and migrated; the embedded scheduler ticks")
+@router.get("/readyz", summary="The DB is reachable and migrated; the embedded scheduler ticks",
+            response_model=Readiness, responses={503: {"model": Readiness}})
 def readyz(request: Request) -> JSONResponse:
     ctx = get_ctx(request)
     checks: dict[str, Any] = {}

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import yaml
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import acting, audit_of, note
 from api.context import AppContext, get_ctx
+from api.params import Attempt, Offset, TaskId
+from api.schemas import TEXT, DryRun, EventList, TaskDetail, TaskList, TaskOut
 from argus.authz import Principal, require_action
 from argus.errors import BadRequest
 from argus.services import access
 from argus.services.dryrun import dry_run_view
 from argus.services import logs as log_service
 from argus.services import tasks as task_service
-from taskspec import load_spec, load_spec_data
+from taskspec import CustomTask, VerlTask, load_spec, load_spec_data, read_json
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 Ctx = Annotated[AppContext, Depends(get_ctx)]
@@ -26,34 +28,26 @@ Ctx = Annotated[AppContext, Depends(get_ctx)]
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
 
 
-async def _read_spec(request: Request, source: str):  # noqa: ANN202
-    body = (await request.body()).decode("utf-8", errors="replace")
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+def _parse_spec(body: bytes, ctype: str, source: str) -> tuple[CustomTask | VerlTask, str]:
+    """The spec and the text to keep (YAML as sent; JSON stored as YAML)."""
+    text = body.decode("utf-8", errors="replace")
     if ctype in YAML_TYPES:
-        return load_spec(body, source=source), body
+        return load_spec(text, source=source), text
     if ctype in ("", "application/json"):
         try:
-            data = json.loads(body)
-        except json.JSONDecodeError as exc:
-            raise BadRequest(f"{source}: body is not valid JSON: {exc}") from exc
-        if not isinstance(data, dict):
-            raise BadRequest(f"{source}: the body must be a JSON object (the task spec)")
-        spec = load_spec_data(data, source=source)
-        return spec, yaml.safe_dump(data, sort_keys=False)
+            data = read_json(text, source=source)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        return load_spec_data(data, source=source), yaml.safe_dump(data, sort_keys=False)
     raise BadRequest(f"unsupported Content-Type '{ctype}'; send application/json or application/yaml")
 
 
-@router.post("", status_code=201, summary="Submit a task (YAML or JSON spec)")
-async def submit(
-    request: Request,
-    ctx: Ctx,
-    who: Principal = Depends(acting("task.submit")),
-    dry_run: bool = False,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-    source: Annotated[str, Header(alias="X-Argus-Source")] = "task.yaml",
-) -> Any:
-    require_action(who, "task.submit")  # before reading the body
-    spec, text = await _read_spec(request, source)
+def _submit(request: Request, ctx: AppContext, who: Principal, body: bytes, *, dry_run: bool,
+            idempotency_key: str | None, source: str) -> dict[str, Any]:
+    """Everything after reading the body: parsing, path checks, compiling, the write. Runs in
+    the thread pool (YAML, the shared filesystem, hydra and SQLite all block)."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    spec, text = _parse_spec(body, ctype, source)
     note(request, name=spec.name, kind=spec.kind, priority=spec.priority, source=source)
     owner, team = access.submit_identity(who, spec)
     preview = ctx.preparer.check(spec, source=source, owner=owner, team=team)
@@ -66,7 +60,29 @@ async def submit(
     return created
 
 
-@router.get("", summary="List tasks")
+SPEC_BODY = {"required": True, "content": {
+    "application/json": {"schema": {"type": "object", "description": "A task spec (argus schema)"}},
+    "application/yaml": {"schema": {"type": "string", "description": "A task file"}}}}
+
+
+@router.post("", status_code=201, summary="Submit a task (YAML or JSON spec)",
+             response_model=TaskOut | DryRun, openapi_extra={"requestBody": SPEC_BODY})
+async def submit(
+    request: Request,
+    ctx: Ctx,
+    who: Principal = Depends(acting("task.submit")),
+    dry_run: bool = False,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1,
+                                                  max_length=200)] = None,
+    source: Annotated[str, Header(alias="X-Argus-Source", max_length=200)] = "task.yaml",
+) -> Any:
+    require_action(who, "task.submit")  # before reading the body
+    body = await request.body()  # bounded by the BodyLimit middleware
+    return await run_in_threadpool(_submit, request, ctx, who, body, dry_run=dry_run,
+                                   idempotency_key=idempotency_key, source=source)
+
+
+@router.get("", summary="List tasks", response_model=TaskList)
 def list_tasks(
     ctx: Ctx,
     who: Principal = Depends(acting("task.list")),
@@ -74,49 +90,58 @@ def list_tasks(
     priority: str | None = None,
     team: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Any:
     statuses = [s.upper() for item in status or [] for s in item.split(",") if s]
     return task_service.list_tasks(ctx.db, statuses=statuses, priority=priority, team=team,
                                    limit=limit, offset=offset, visible=access.visible_filter(who))
 
 
-@router.get("/{task_id}", summary="One task with its attempts")
-def get_task(task_id: int, ctx: Ctx, who: Principal = Depends(acting("task.read"))) -> Any:
+@router.get("/{task_id}", summary="One task with its attempts", response_model=TaskDetail)
+def get_task(task_id: TaskId, ctx: Ctx, who: Principal = Depends(acting("task.read"))) -> Any:
     access.authorize_task(ctx.db, who, "task.read", task_id)
     return task_service.get(ctx.db, task_id)
 
 
-@router.get("/{task_id}/events", summary="The task's status changes")
-def get_events(task_id: int, ctx: Ctx, who: Principal = Depends(acting("task.read"))) -> Any:
+@router.get("/{task_id}/events", summary="The task's status changes", response_model=EventList)
+def get_events(task_id: TaskId, ctx: Ctx, who: Principal = Depends(acting("task.read"))) -> Any:
     access.authorize_task(ctx.db, who, "task.read", task_id)
     return {"items": task_service.events(ctx.db, task_id)}
 
 
-@router.get("/{task_id}/logs", summary="Driver logs; follow=true streams until the attempt ends")
-def get_logs(task_id: int, ctx: Ctx, who: Principal = Depends(acting("task.logs")), attempt: int | None = None,
-             follow: bool = False) -> Any:
-    access.authorize_task(ctx.db, who, "task.logs", task_id)  # 404/403 before the stream starts
+@router.get("/{task_id}/logs", summary="Driver logs; follow=true streams until the attempt ends",
+            response_class=PlainTextResponse, responses={200: TEXT})
+async def get_logs(task_id: TaskId, request: Request, ctx: Ctx,
+                   who: Principal = Depends(acting("task.logs")), attempt: Attempt = None,
+                   follow: bool = False) -> Any:
+    """Async, so that a follow is a coroutine waiting on a timer (not a thread): it ends when
+    the attempt ends or the client goes; the blocking reads run in the thread pool."""
+    await run_in_threadpool(access.authorize_task, ctx.db, who, "task.logs", task_id)
     if follow:
-        stream = log_service.follow(ctx.db, ctx.settings, ctx.provider, task_id, attempt)
+        stream = log_service.follow(ctx.db, ctx.settings, ctx.provider, task_id, attempt,
+                                    gone=request.is_disconnected)
         return StreamingResponse(stream, media_type="text/plain")
-    return PlainTextResponse(log_service.read(ctx.db, ctx.settings, ctx.provider, task_id, attempt))
+    text = await run_in_threadpool(log_service.read, ctx.db, ctx.settings, ctx.provider,
+                                   task_id, attempt)
+    return PlainTextResponse(text)
 
 
-@router.post("/{task_id}/cancel", status_code=202, summary="Record the intent to cancel")
-def cancel(task_id: int, request: Request, ctx: Ctx, who: Principal = Depends(acting("task.cancel"))) -> Any:
+@router.post("/{task_id}/cancel", status_code=202, summary="Record the intent to cancel",
+             response_model=TaskOut)
+def cancel(task_id: TaskId, request: Request, ctx: Ctx, who: Principal = Depends(acting("task.cancel"))) -> Any:
     access.authorize_task(ctx.db, who, "task.cancel", task_id)
     result = task_service.cancel(ctx.db, task_id, actor=who.name, audit=audit_of(request))
     ctx.wake_scheduler()
     return result
 
 
-@router.post("/{task_id}/resubmit", status_code=201, summary="Queue an ended task again")
-def resubmit(task_id: int, request: Request, ctx: Ctx, who: Principal = Depends(acting("task.resubmit")),
+@router.post("/{task_id}/resubmit", status_code=201, summary="Queue an ended task again",
+             response_model=TaskOut)
+def resubmit(task_id: TaskId, request: Request, ctx: Ctx, who: Principal = Depends(acting("task.resubmit")),
              fresh: bool = False) -> Any:
     access.authorize_task(ctx.db, who, "task.resubmit", task_id)
     note(request, resubmit_of=task_id)
     result = task_service.resubmit(ctx.db, ctx.settings, task_id, actor=who.name, fresh=fresh,
-                                   audit=audit_of(request))
+                                   audit=audit_of(request), paths=ctx.preparer.path_issues)
     ctx.wake_scheduler()
     return result

@@ -18,6 +18,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
+from api.auth import new_entry
 from api.context import get_ctx
 from api.ui.sessions import CSRF_HEADER, SESSION_COOKIE, SessionStore, UiSession, same
 from argus.authz import ACTIONS, Principal, allows
@@ -91,9 +92,7 @@ def login_url(request: Request) -> str:
 
 
 def audit_entry(request: Request, action: str) -> RequestAudit:
-    entry = RequestAudit(action=action, source_ip=request.client.host if request.client else "",
-                         request_id=getattr(request.state, "request_id", ""),
-                         target=request.url.path, params=dict(request.query_params))
+    entry = new_entry(request, action)  # the server's request id, the trusted source address
     request.state.audit = entry
     return entry
 

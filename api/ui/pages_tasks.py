@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.context import AppContext, get_ctx
+from api.params import Attempt, Offset, TaskId
 from api.ui.deps import Viewer, render, ui_acting
 from argus.services import access
 from argus.services import logs as log_service
@@ -47,7 +48,7 @@ Filter = Annotated[str, Query(max_length=200)]
 @router.get("/tasks")
 def tasks_page(request: Request, ctx: Ctx, who: Annotated[Viewer, Depends(ui_acting("task.list"))],
                status: Filter = "", priority: Filter = "", team: Filter = "", owner: Filter = "",
-               offset: Annotated[int, Query(ge=0)] = 0) -> Response:
+               offset: Offset = 0) -> Response:
     filters = _filters(status, priority, team, owner)
     listing = _list(ctx, who, filters, offset)
     return render(request, "tasks.html", listing=listing, statuses=STATUSES,
@@ -58,7 +59,7 @@ def tasks_page(request: Request, ctx: Ctx, who: Annotated[Viewer, Depends(ui_act
 @router.get("/api/tasks")
 def tasks_json(ctx: Ctx, who: Annotated[Viewer, Depends(ui_acting("task.list"))],
                status: Filter = "", priority: Filter = "", team: Filter = "", owner: Filter = "",
-               offset: Annotated[int, Query(ge=0)] = 0) -> Any:
+               offset: Offset = 0) -> Any:
     return _list(ctx, who, _filters(status, priority, team, owner), offset)
 
 
@@ -77,13 +78,13 @@ def _detail(ctx: AppContext, who: Viewer, task_id: int) -> dict[str, Any]:
 
 
 @router.get("/tasks/{task_id}")
-def task_page(task_id: int, request: Request, ctx: Ctx,
+def task_page(task_id: TaskId, request: Request, ctx: Ctx,
               who: Annotated[Viewer, Depends(ui_acting("task.read"))]) -> Response:
     return render(request, "task.html", task=_detail(ctx, who, task_id))
 
 
 @router.get("/api/tasks/{task_id}")
-def task_json(task_id: int, ctx: Ctx, who: Annotated[Viewer, Depends(ui_acting("task.read"))]) -> Any:
+def task_json(task_id: TaskId, ctx: Ctx, who: Annotated[Viewer, Depends(ui_acting("task.read"))]) -> Any:
     return _detail(ctx, who, task_id)
 
 
@@ -109,15 +110,15 @@ async def _follow(ctx: AppContext, task_id: int, attempt: int | None) -> AsyncIt
 
 
 @router.get("/tasks/{task_id}/log")
-def task_log(task_id: int, request: Request, ctx: Ctx, who: Annotated[Viewer, Depends(ui_acting("task.logs"))],
-             attempt: Annotated[int | None, Query(ge=1)] = None) -> Response:
+def task_log(task_id: TaskId, request: Request, ctx: Ctx, who: Annotated[Viewer, Depends(ui_acting("task.logs"))],
+             attempt: Attempt = None) -> Response:
     access.authorize_task(ctx.db, who.principal, "task.logs", task_id)  # 404/403 before streaming
     return StreamingResponse(_follow(ctx, task_id, attempt), media_type="text/plain; charset=utf-8",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
 @router.post("/tasks/{task_id}/cancel")
-def cancel(task_id: int, request: Request, ctx: Ctx,
+def cancel(task_id: TaskId, request: Request, ctx: Ctx,
            who: Annotated[Viewer, Depends(ui_acting("task.cancel"))]) -> Response:
     access.authorize_task(ctx.db, who.principal, "task.cancel", task_id)
     task_service.cancel(ctx.db, task_id, actor=who.name, audit=request.state.audit)
@@ -126,10 +127,11 @@ def cancel(task_id: int, request: Request, ctx: Ctx,
 
 
 @router.post("/tasks/{task_id}/resubmit")
-def resubmit(task_id: int, request: Request, ctx: Ctx,
+def resubmit(task_id: TaskId, request: Request, ctx: Ctx,
              who: Annotated[Viewer, Depends(ui_acting("task.resubmit"))]) -> Response:
     access.authorize_task(ctx.db, who.principal, "task.resubmit", task_id)
     request.state.audit.params["resubmit_of"] = task_id
-    new = task_service.resubmit(ctx.db, ctx.settings, task_id, actor=who.name, audit=request.state.audit)
+    new = task_service.resubmit(ctx.db, ctx.settings, task_id, actor=who.name, audit=request.state.audit,
+                                 paths=ctx.preparer.path_issues)
     ctx.wake_scheduler()
     return RedirectResponse(f"/ui/tasks/{new['id']}", status_code=303)

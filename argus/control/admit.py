@@ -33,10 +33,18 @@ from argus.services.snapshot import build_snapshot, worker_nodes
 from argus.settings import Settings
 from argus.states import TaskStatus
 from argus.termination import Termination
-from taskspec import CompileError, SpecError, load_spec_data
+from taskspec import CompileError, SpecError, SpecIssue, load_spec_data
 
 log = logging.getLogger(__name__)
 S = TaskStatus
+
+
+class PathsRefused(ArgusError):
+    """A path the task names no longer resolves inside the roots its owner may use (a symlink
+    changed since submit): the task is not run (permanent, COMPILE_ERROR with the reason)."""
+
+    def __init__(self, issues: list[SpecIssue]):
+        super().__init__("checked again at admission: " + "; ".join(f"{i.path}: {i.message}" for i in issues))
 
 
 def save_usage(db: Database, policy: Policy, snapshot: Snapshot, admitted: list[Pending]) -> None:
@@ -164,12 +172,17 @@ class Admitter:
 
     def claim(self, decision: Admit, address: str, epoch: int | None):  # noqa: ANN201
         with self.db.write() as session:
-            task = session.get(Task, decision.task_id)
+            # the row, locked; one another transaction holds (a cancel) is skipped this tick
+            task = session.scalars(select(Task).where(Task.id == decision.task_id)
+                                   .with_for_update(skip_locked=True)).first()
             if task is None or task.status != S.QUEUED.value:
                 return None
             number = task.attempts + 1
             try:
                 spec = load_spec_data(task.spec, source=f"task {task.id}")
+                refused = self.preparer.path_issues(spec, task.owner, task.team)
+                if refused:
+                    raise PathsRefused(refused)
                 request = self.preparer.compile(spec, task_id=task.id, attempt=number,
                                                 checkpoint_dir=task.checkpoint_dir, argv=task.argv,
                                                 job_prefix=self.job_prefix)
@@ -233,6 +246,9 @@ class Admitter:
             with self.db.read() as session:
                 task = session.get(Task, live.task_id)
                 spec = load_spec_data(task.spec, source=f"task {task.id}")
+                refused = self.preparer.path_issues(spec, task.owner, task.team)
+                if refused:
+                    raise PathsRefused(refused)
                 request = self.preparer.compile(spec, task_id=task.id, attempt=live.number,
                                                 checkpoint_dir=task.checkpoint_dir, argv=task.argv)
                 request = secrets.with_job_env(session, self.settings, request, task.owner,

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from argus.db.engine import ON_COMMIT
 from argus.db.models import AuditEntry
 
 GENESIS = "0" * 64
@@ -28,6 +29,11 @@ SECRET_KEY = re.compile(r"token|secret|password|passwd|authorization|api[_-]?key
                         re.IGNORECASE)
 REDACTED = "[redacted]"
 SHORT = 64
+TARGET_MAX = 512  # targets and params come from requests: each entry stays small
+PARAMS_MAX = 4096
+VALUE_MAX = 256
+ITEMS_MAX = 50
+DEPTH_MAX = 4
 
 
 def redact(value: Any) -> Any:
@@ -37,6 +43,32 @@ def redact(value: Any) -> Any:
     if isinstance(value, list):
         return [redact(v) for v in value]
     return value
+
+
+def cap(value: Any, depth: int = 0) -> Any:
+    """A copy small enough for the trail: long strings cut, long lists and maps shortened."""
+    if isinstance(value, str):
+        return value if len(value) <= VALUE_MAX else value[:VALUE_MAX] + f"…(+{len(value) - VALUE_MAX})"
+    if depth >= DEPTH_MAX and isinstance(value, (dict, list)):
+        return "…"
+    if isinstance(value, dict):
+        items = list(value.items())
+        out = {str(k)[:SHORT]: cap(v, depth + 1) for k, v in items[:ITEMS_MAX]}
+        if len(items) > ITEMS_MAX:
+            out["…"] = f"{len(items) - ITEMS_MAX} more"
+        return out
+    if isinstance(value, list):
+        out_list = [cap(v, depth + 1) for v in value[:ITEMS_MAX]]
+        return out_list + ([f"…{len(value) - ITEMS_MAX} more"] if len(value) > ITEMS_MAX else [])
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
+        return "…(a huge number)"
+    return value
+
+
+def capped_params(params: dict[str, Any]) -> dict[str, Any]:
+    small = cap(redact(params))
+    text = json.dumps(small, sort_keys=True, default=str)
+    return small if len(text) <= PARAMS_MAX else {"truncated": text[:PARAMS_MAX]}
 
 
 def entry_hash(prev_hash: str, fields: dict[str, Any]) -> str:
@@ -62,7 +94,8 @@ def append(
     fields: dict[str, Any] = {
         "ts": ts if ts is not None else time.time(), "actor": actor[:short],
         "token_name": token_name[:short], "source_ip": source_ip[:short],
-        "action": action[:short], "target": target, "params": redact(params or {}),
+        "action": action[:short], "target": target[:TARGET_MAX],
+        "params": capped_params(params or {}),
         "outcome": outcome[:32], "request_id": request_id[:short],
     }
     if session.get_bind().dialect.name == "postgresql":
@@ -87,16 +120,28 @@ class RequestAudit:
     token_name: str = ""
     source_ip: str = ""
     request_id: str = ""
+    client_request_id: str = ""
     target: str = ""
     params: dict[str, Any] = field(default_factory=dict)
     recorded: bool = False
 
     def record(self, session: Session, *, target: str | None = None, outcome: str = "ok",
                **params: Any) -> None:
+        """Append the entry in ``session``'s transaction; it counts as recorded once that
+        transaction commits (:meth:`Database.write` runs the ``on_commit`` callbacks)."""
         if target is not None:
             self.target = target
         self.params.update(params)
+        extra = {"client_request_id": self.client_request_id} if self.client_request_id else {}
         append(session, actor=self.actor, action=self.action, outcome=outcome, target=self.target,
-               params=self.params, token_name=self.token_name, source_ip=self.source_ip,
-               request_id=self.request_id)
+               params={**self.params, **extra}, token_name=self.token_name,
+               source_ip=self.source_ip, request_id=self.request_id)
+        on_commit(session, self._committed)
+
+    def _committed(self) -> None:
         self.recorded = True
+
+
+def on_commit(session: Session, callback: Any) -> None:
+    """Run ``callback`` after ``session``'s transaction commits (never if it rolls back)."""
+    session.info.setdefault(ON_COMMIT, []).append(callback)

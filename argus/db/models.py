@@ -44,7 +44,8 @@ class Task(Base):
     termination: Mapped[str | None] = mapped_column(String(32), nullable=True)
     # argus gc never removes a pinned task's checkpoints and logs (argus pin / unpin; 0011).
     pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
+    # Unique per owner: another user's same key is another request, never this task.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
     resubmit_of: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Code snapshots the spec runs ({"code": "<sha256>"}), found by the server in the spec's paths.
     snapshots: Mapped[dict | None] = mapped_column(JSON, nullable=True)
@@ -54,7 +55,8 @@ class Task(Base):
     started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
-    __table_args__ = (Index("ix_tasks_status_priority", "status", "priority", "queued_at"),)
+    __table_args__ = (Index("ix_tasks_status_priority", "status", "priority", "queued_at"),
+                      UniqueConstraint("owner", "idempotency_key", name="uq_tasks_owner_idempotency_key"))
 
 
 class Installation(Base):

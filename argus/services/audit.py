@@ -62,9 +62,14 @@ def _rows(db: Database, query) -> Iterator[AuditEntry]:  # noqa: ANN001
         last = batch[-1].id
 
 
-def verify(db: Database) -> dict[str, Any]:
-    """Walk the chain; report the first entry whose hash or link does not hold."""
-    prev, count = GENESIS, 0
+def verify(db: Database, anchor: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Walk the chain; report the first entry whose hash or link does not hold.
+
+    ``anchor`` (``{"entries": N, "head_hash": H}``, what :func:`anchor_of` exported earlier)
+    also catches what the chain alone cannot: a trail cut short at its tail (the N-th entry
+    is gone) or rewritten from some point on (the N-th entry's hash is not H)."""
+    prev, count, at_anchor = GENESIS, 0, None
+    want = int(anchor["entries"]) if anchor else None
     for row in _rows(db, select(AuditEntry)):
         if row.prev_hash != prev:
             return _broken(row, count, "its prev_hash does not match the entry before it "
@@ -72,7 +77,34 @@ def verify(db: Database) -> dict[str, Any]:
         if entry_hash(prev, _fields(row)) != row.entry_hash:
             return _broken(row, count, "its contents do not match its hash (it was edited)")
         prev, count = row.entry_hash, count + 1
-    return {"ok": True, "entries": count, "head_hash": prev, "first_broken": None}
+        if count == want:
+            at_anchor = row.entry_hash
+    report = {"ok": True, "entries": count, "head_hash": prev, "first_broken": None}
+    if anchor is not None:
+        report["anchor"] = _check_anchor(anchor, count, at_anchor)
+        report["ok"] = report["anchor"]["ok"]
+    return report
+
+
+def _check_anchor(anchor: dict[str, Any], count: int, at_anchor: str | None) -> dict[str, Any]:
+    want, hash_ = int(anchor["entries"]), str(anchor["head_hash"])
+    result: dict[str, Any] = {"entries": want, "head_hash": hash_, "ok": True, "reason": None}
+    if want == 0:
+        return result
+    if count < want:
+        result.update(ok=False, reason=f"the trail has {count} entries, the anchor recorded {want}: "
+                      f"its last {want - count} were removed (truncated tail)")
+    elif at_anchor != hash_:
+        result.update(ok=False, reason=f"entry {want} does not have the anchor's hash: the trail was "
+                      "rewritten up to that point, or cut back and grown again (the chain itself "
+                      "holds: it was rebuilt from there)")
+    return result
+
+
+def anchor_of(report: dict[str, Any]) -> dict[str, Any]:
+    """What to keep somewhere else to check later that nothing before it was cut or redone."""
+    return {"entries": report["entries"], "head_hash": report["head_hash"],
+            "exported_at": iso(datetime.now(timezone.utc).timestamp())}
 
 
 def _broken(row: AuditEntry, count: int, why: str) -> dict[str, Any]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
@@ -61,23 +62,34 @@ def _raw(db: Database, settings: Settings, provider: ClusterProvider, task_id: i
         raise RayError(f"logs of task {task_id} are not available right now: {exc.message}") from exc
 
 
-def follow(db: Database, settings: Settings, provider: ClusterProvider, task_id: int,
-           attempt: int | None = None, *, poll_s: float = 1.0, max_s: float = 24 * 3600) -> Iterator[str]:
-    """Yield new log text as it appears, until the attempt ends (bounded by ``max_s``)."""
+def _poll(db: Database, settings: Settings, provider: ClusterProvider, task_id: int,
+          attempt: int | None) -> tuple[str, bool]:
+    """(the log so far, whether the attempt may still write more): one blocking step."""
+    _found, live = _attempt(db, task_id, attempt)
+    try:
+        return read(db, settings, provider, task_id, attempt), live
+    except RayError:
+        return "", live
+
+
+async def follow(db: Database, settings: Settings, provider: ClusterProvider, task_id: int,
+                 attempt: int | None = None, *, gone: Callable[[], Awaitable[bool]] | None = None,
+                 poll_s: float = 1.0, max_s: float = 24 * 3600) -> AsyncIterator[str]:
+    """Yield new log text as it appears, until the attempt ends, ``gone()`` says the client
+    left, or ``max_s`` passed. A coroutine that sleeps on the event loop's timer: a quiet or
+    queued task costs no thread; each poll's reads run in a worker thread."""
     sent = 0
     deadline = time.monotonic() + max_s
     while time.monotonic() < deadline:
-        _found, live = _attempt(db, task_id, attempt)
-        try:
-            text = read(db, settings, provider, task_id, attempt)
-        except RayError:
-            text = ""
+        if gone is not None and await gone():
+            return
+        text, live = await asyncio.to_thread(_poll, db, settings, provider, task_id, attempt)
         if len(text) > sent:
             yield text[sent:]
             sent = len(text)
         if not live:
             return
-        time.sleep(poll_s)
+        await asyncio.sleep(poll_s)
 
 
 def snapshot(db: Database, settings: Settings, provider: ClusterProvider, task_id: int,

@@ -14,6 +14,9 @@ from pathlib import Path, PurePosixPath
 
 from taskspec import CustomTask, SpecIssue, VerlTask
 
+PATH_MAX = 4096  # Linux's PATH_MAX and NAME_MAX: longer never opens, so say so at submit
+NAME_MAX = 255
+
 
 def allowed_roots(shared_root: Path, owner: str, team: str | None,
                   extra: list[Path | str]) -> list[Path]:
@@ -38,6 +41,19 @@ def referenced_paths(spec: CustomTask | VerlTask) -> list[tuple[str, str]]:
     return found
 
 
+def _malformed(value: str) -> str | None:
+    """Why ``value`` cannot be a path on any filesystem, before the filesystem is asked."""
+    if "\x00" in value:
+        return "contains a NUL character (\\0); remove it"
+    if len(value.encode()) > PATH_MAX:
+        return f"is {len(value.encode())} bytes long; a path has at most {PATH_MAX}"
+    longest = max(PurePosixPath(value).parts, key=lambda p: len(p.encode()), default="")
+    if len(longest.encode()) > NAME_MAX:
+        return (f"has a component of {len(longest.encode())} bytes ('{longest[:40]}…'); "
+                f"a file name has at most {NAME_MAX}")
+    return None
+
+
 SNAPSHOT_RE = re.compile(r"/users/[^/]+/\.argus/snapshots/([0-9a-f]{64})(?:/|$)")
 
 
@@ -52,6 +68,10 @@ def snapshots_in(spec: CustomTask | VerlTask) -> dict[str, str]:
 
 
 def check_path(field: str, value: str, roots: list[Path]) -> SpecIssue | None:
+    malformed = _malformed(value)
+    if malformed:
+        shown = value if len(value) <= 80 else value[:80] + "…"
+        return SpecIssue(field, f"'{shown!s}' {malformed}".replace("\x00", "\\0"))
     if ".." in PurePosixPath(value).parts:
         return SpecIssue(field, f"'{value}' contains '..'; write the absolute path without it")
     if not value.startswith("/"):

@@ -100,6 +100,14 @@ class Preparer:
         trees = [entry.path for entry in self.trees().values()]
         return allowed_roots(self.shared_root, owner, team, [*self.settings.shared_paths, *trees])
 
+    def path_issues(self, spec: CustomTask | VerlTask, owner: str | None,
+                    team: str | None) -> list[SpecIssue]:
+        """The spec's paths checked again as they resolve now (admission, resubmit): a symlink
+        swapped since submit must not point a task into another workspace."""
+        if owner is None:
+            return []
+        return check_spec_paths(spec, self.roots_for(owner, team))
+
     def check(self, spec: CustomTask | VerlTask, source: str = "task.yaml", *,
               owner: str | None = None, team: str | None = None) -> JobRequest:
         """Raise InvalidSpec with every problem found; return a preview of the job request.

@@ -5,6 +5,7 @@ Every function takes the database explicitly; nothing here talks to Ray.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -13,13 +14,13 @@ from argus.db.audit import RequestAudit
 from argus.db.engine import Database
 from argus.db.models import Attempt, Event, Task
 from argus.db.store import current_attempt, current_attempts, get_task, now, record_created, transition
-from argus.errors import Conflict, InvalidTransition
+from argus.errors import Conflict, InvalidSpec, InvalidTransition
 from argus.services.paths import snapshots_in
 from argus.services.prepare import Preparer
 from argus.services.views import task_view
 from argus.settings import Settings
 from argus.states import TaskStatus
-from taskspec import CustomTask, VerlTask, load_spec_data
+from taskspec import CustomTask, SpecIssue, VerlTask, load_spec_data
 
 S = TaskStatus
 
@@ -41,14 +42,16 @@ def create_task(
     resubmit_of: int | None = None,
     audit: RequestAudit | None = None,
 ) -> dict[str, Any]:
-    """Queue a checked spec. A repeated Idempotency-Key returns the task it created first.
+    """Queue a checked spec. A repeated Idempotency-Key returns the task it created first;
+    keys are per owner (another user's same key is another request).
 
     ``audit``: the request's audit entry, written in the same transaction as the task."""
     spec_data = spec.model_dump(mode="json")
     cpus = Preparer(settings).cpus_per_node(spec)  # before the transaction: it may read the tree
     with db.write() as session:
         if idempotency_key:
-            existing = session.scalar(select(Task).where(Task.idempotency_key == idempotency_key))
+            existing = session.scalar(select(Task).where(Task.owner == owner,
+                                                         Task.idempotency_key == idempotency_key))
             if existing is not None:
                 if existing.spec != spec_data:
                     raise Conflict(
@@ -168,14 +171,29 @@ def cancel(db: Database, task_id: int, *, actor: str = "anonymous",
         return task_view(task, current_attempt(session, task))
 
 
+PathCheck = Callable[[CustomTask | VerlTask, str | None, str | None], list[SpecIssue]]
+
+
 def resubmit(
     db: Database, settings: Settings, task_id: int, *, actor: str = "anonymous", fresh: bool = False,
-    audit: RequestAudit | None = None,
+    audit: RequestAudit | None = None, paths: PathCheck | None = None,
 ) -> dict[str, Any]:
     """Queue an ended task again as a new task that resumes from its checkpoints (unless fresh).
 
-    One write transaction: the checks (ended, no other task resumes from the same checkpoints)
-    and the insert, so two concurrent resubmits cannot both resume from one directory."""
+    ``paths`` (:meth:`Preparer.path_issues`) checks the spec's paths again as they resolve now,
+    before the write transaction (the shared filesystem is never touched under the lock); a
+    refused path is a 422 naming the field. Then one write transaction: the checks (ended, no
+    other task resumes from the same checkpoints) and the insert, so two concurrent resubmits
+    cannot both resume from one directory."""
+    if paths is not None:
+        with db.read() as session:
+            old = get_task(session, task_id)
+            spec_data, owner, team = old.spec, old.owner, old.team
+        refused = paths(load_spec_data(spec_data, source=f"task {task_id}"), owner, team)
+        if refused:
+            raise InvalidSpec(f"task {task_id}: checked again at resubmit: " + "; ".join(
+                f"{i.path}: {i.message}" for i in refused),
+                details=[{"path": i.path, "message": i.message} for i in refused])
     with db.write() as session:
         old = get_task(session, task_id)
         if not TaskStatus(old.status).is_terminal():

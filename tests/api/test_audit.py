@@ -145,5 +145,7 @@ def test_client_controlled_values_cannot_break_the_trail_or_a_spreadsheet(world)
     assert response.status_code in (403, 404)
     csv_text = world.client("audrey").get("/v1/audit", params={"format": "csv", "user": "bob"}).text
     [row] = list(csv.DictReader(io.StringIO(csv_text)))
-    assert row["request_id"].startswith("'=HYPERLINK") and len(row["request_id"]) == 65
+    assert row["request_id"] == response.headers["X-Request-ID"] != evil  # the server's id
+    client_id = json.loads(row["params"])["client_request_id"]  # the client's, kept beside it
+    assert client_id == evil[:64] and row["params"].startswith("{")
     assert world.client("audrey").get("/v1/audit/verify").json()["ok"] is True

@@ -1,4 +1,5 @@
-"""The scheduler lease on a real SQLite file: compare-and-set with expiry, fencing, takeover."""
+"""The scheduler lease on a real SQLite file and a real PostgreSQL server: compare-and-set with
+expiry, fencing, takeover."""
 
 from __future__ import annotations
 
@@ -27,9 +28,10 @@ class Clock:
         return self.t
 
 
-@pytest.fixture
-def db(tmp_path):
-    database = Database(f"sqlite:///{tmp_path / 'argus.db'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    url = f"sqlite:///{tmp_path / 'argus.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    database = Database(url)
     upgrade(database)
     yield database
     database.dispose()
@@ -110,4 +112,9 @@ def test_concurrent_rebalances_never_write_the_same_loan_twice(db, tmp_path):
 
 def test_two_schedulers_on_one_sqlite_file_holder_killed(tmp_path):
     result = run_takeover(tmp_path, f"sqlite:///{tmp_path / 'argus.db'}")
+    check_takeover(result)
+
+
+def test_two_schedulers_on_postgresql_holder_killed(tmp_path, pg_url):
+    result = run_takeover(tmp_path, pg_url)
     check_takeover(result)

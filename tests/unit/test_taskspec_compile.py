@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from taskspec import CompileContext, CompileError, VerlLayout, VerlTree, WorkloadLayout, compile_task, load_spec
+from taskspec import (CompileContext, CompileError, VerlLayout, VerlTree, WorkloadLayout, compile_task,
+                      entrypoint_for, load_spec)
 
 REPO = Path(__file__).resolve().parents[2]
 _KEYS = {"nnodes": "trainer.nnodes", "gpus_per_node": "trainer.n_gpus_per_node",
@@ -222,3 +225,20 @@ def test_a_stored_argv_wins_over_a_recompiled_one():
 def test_the_users_pythonpath_comes_after_the_verl_tree():
     spec = load_spec(VERL.format(extra="") + "env: {PYTHONPATH: /mine}\n")
     assert compile_task(spec, ctx()).runtime_env["env_vars"]["PYTHONPATH"] == f"{TREE.path}:/mine"
+
+
+@pytest.mark.parametrize("argv", [["--chdir=/", "pwd"], ["ARGUS_TASK_ID=0", "printenv", "ARGUS_TASK_ID"],
+                                  ["-i", "printenv"], ["--", "pwd"]])
+def test_a_users_argv_is_never_read_as_launcher_options(tmp_path, argv):
+    """The launcher runs the first word as the program, whatever it looks like: no chdir
+    elsewhere, no variable set, no option taken (env -C DIR argv… took all three)."""
+    proc = subprocess.run(entrypoint_for(str(tmp_path), argv), shell=True, capture_output=True,
+                          text=True, env={"PATH": os.environ["PATH"], "ARGUS_TASK_ID": "7"})
+    assert proc.returncode == 127 and proc.stdout == ""
+    assert "not found" in proc.stderr and argv[0] in proc.stderr
+
+
+def test_the_launcher_runs_the_argv_in_the_workdir(tmp_path):
+    proc = subprocess.run(entrypoint_for(str(tmp_path), ["sh", "-c", 'pwd; echo "$1"', "x", "; rm -rf /"]),
+                          shell=True, capture_output=True, text=True)
+    assert proc.stdout.splitlines() == [str(tmp_path), "; rm -rf /"]
