@@ -15,6 +15,7 @@ import heapq
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from argus.scheduling.fairshare import FairShare
 from argus.scheduling.placement import Capable, Demand, FreeMap, Node, explain, num
@@ -79,6 +80,7 @@ class Preempt:
 
 
 Decision = Admit | Wait | Preempt
+ARRIVAL = attrgetter("queued_at", "task_id")
 
 
 def fair_share(snapshot: Snapshot, policy: Policy) -> FairShare:
@@ -91,7 +93,7 @@ def fair_share(snapshot: Snapshot, policy: Policy) -> FairShare:
 def order(pending: Sequence[Pending], policy: Policy, fs: FairShare, now: float) -> Iterator[Pending]:
     """Yield pending tasks best first; reads ``fs`` live, so an admission's charge counts at once."""
     starved = sorted((p for p in pending if now - p.queued_at >= policy.max_wait_seconds > 0),
-                     key=lambda p: (p.queued_at, p.task_id))
+                     key=ARRIVAL)
     starved_ids = {p.task_id for p in starved}
     classes: dict[int, dict[str, list[Pending]]] = defaultdict(lambda: defaultdict(list))
     for p in pending:
@@ -106,7 +108,7 @@ def order(pending: Sequence[Pending], policy: Policy, fs: FairShare, now: float)
 
 
 def _by_share(teams: dict[str, list[Pending]], fs: FairShare, now: float) -> Iterator[Pending]:
-    queues = {team: sorted(tasks, key=lambda p: (p.queued_at, p.task_id), reverse=True)
+    queues = {team: sorted(tasks, key=ARRIVAL, reverse=True)
               for team, tasks in teams.items()}
 
     def key(t: str) -> tuple[float, float, int]:
@@ -148,12 +150,29 @@ class _Pass:
         self.version = 0  # bumps whenever room is given back; keys the failure cache
         self.failed: dict[Demand, tuple[int, str]] = {}
         self.waiting_by_rank: dict[int, int] = defaultdict(int)
+        self.changes = 0  # bumps whenever room is taken or a search touched the free map
+        self.waits: dict[tuple, tuple[int, str]] = {}  # (team, demand, rank) -> (changes, reason)
 
     def hold(self, placement: tuple[str, ...], demand: Demand) -> None:
         self.free.take(placement, demand)
         self.soon.take(placement, demand)
+        self.changes += 1
 
     def decide(self, p: Pending) -> list[Decision]:
+        """What to do with ``p``. Between two changes of the pass's state (room held, a search
+        that touched the free map) a task of the same team, shape and class that is not past the
+        maximum wait gets the wait the last one got."""
+        memo = (p.team, p.demand, p.priority_rank)
+        starved = self.now - p.queued_at >= self.policy.max_wait_seconds > 0
+        if not starved and (hit := self.waits.get(memo)) is not None and hit[0] == self.changes:
+            return [Wait(p.task_id, hit[1])]
+        before = self.changes
+        out = self.decide_afresh(p)
+        if not starved and self.changes == before and len(out) == 1 and isinstance(out[0], Wait):
+            self.waits[memo] = (before, out[0].reason)
+        return out
+
+    def decide_afresh(self, p: Pending) -> list[Decision]:
         d = p.demand
         ok, borrows, why = self.quota.check(p.team, d)
         if not ok:
@@ -189,12 +208,14 @@ class _Pass:
         reclaim = self.quota.within_nominal(p.team, p.demand)
         key = (p.priority_rank, p.team, cls.urgent, reclaim)
         index = self.victims
-        if index.hopeless(key, p.demand, self.soon):
+        if index.none_for(key) or index.hopeless(key, p.demand, self.soon):
             return []
         victims, fitting = search(p.demand, self.soon, index.pool(key), index.largest)
         if not victims:
             if fitting is not None:
                 index.fail(key, p.demand, fitting)
+            else:
+                self.changes += 1  # it may have given room back and taken it again
             return []
         placement = self.soon.place(p.demand)
         assert placement is not None

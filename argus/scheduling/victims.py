@@ -57,14 +57,21 @@ class VictimIndex:
                                                           borrowed=lent)
         return True
 
-    def pool(self, key: PoolKey) -> Iterator[Victim]:
-        """The victims ``key`` may stop, in preference order: the unshielded ones, then the
-        shielded ones it may stop."""
+    def _listed(self, key: PoolKey) -> list[Victim]:
         victims = self.pools.get(key)
         if victims is None:
             victims = self.pools[key] = [r for r in (*self.exposed, *self.shielded) if self.allows(r, key)]
+        return victims
+
+    def none_for(self, key: PoolKey) -> bool:
+        """``key`` may stop no task at all (e.g. the lowest class outside a reclaim)."""
+        return not self._listed(key)
+
+    def pool(self, key: PoolKey) -> Iterator[Victim]:
+        """The victims ``key`` may stop, in preference order: the unshielded ones, then the
+        shielded ones it may stop."""
         candidates = self.candidates
-        return (r for r in victims if r.task_id in candidates)
+        return (r for r in self._listed(key) if r.task_id in candidates)
 
     def chosen(self, victims: Sequence[Victim]) -> None:
         """``victims`` were chosen (and left ``candidates``): their nodes gained room."""

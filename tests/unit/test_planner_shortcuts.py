@@ -2,6 +2,8 @@
 
 * ``FreeMap`` keeps each free-GPU bucket sorted: its candidates, count and most-free figure must
   equal a plain scan of every node, after any sequence of takes and gives.
+* ``_Pass.decide`` gives a task the wait the last task of its team, shape and class got while
+  the pass's state has not changed since.
 * ``VictimIndex`` filters each preemptor kind's victims once and remembers hopeless searches
   (re-checked only on nodes that gained room): whole passes must decide exactly what a pass
   that streams the plain filter and searches every time decides.
@@ -12,6 +14,7 @@ import random
 
 import pytest
 
+from argus.scheduling import planner as planner_module
 from argus.scheduling import victims as victims_module
 from argus.scheduling.placement import EPS, Demand, FreeMap, Node
 from argus.scheduling.planner import Pending, Running, Snapshot, plan
@@ -107,6 +110,7 @@ def test_a_pass_with_the_victim_index_decides_as_the_plain_search(seed, monkeypa
     with monkeypatch.context() as m:
         m.setattr(victims_module.VictimIndex, "hopeless", lambda self, key, demand, free: False)
         m.setattr(victims_module.VictimIndex, "pool", plain_pool)
+        m.setattr(planner_module._Pass, "decide", planner_module._Pass.decide_afresh)
         plain = plan(snapshot, policy)
     assert fast == plain
 
