@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from argus.termination import Termination
+
 
 class Out(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
@@ -48,6 +50,9 @@ class TaskOut(Out):
     max_attempts: int
     latest_step: int | None
     exit_code: int | None
+    termination: Termination | None = Field(
+        None, description="Why the task's last ended attempt ended, e.g. NCCL_TIMEOUT (retried) or "
+                          "USER_ERROR (not retried); docs/lifecycle.md lists them")
     checkpoint_dir: str
     resources: Resources
     command: list[str] | None
@@ -66,6 +71,7 @@ class AttemptOut(Out):
     status: str
     message: str | None = None
     exit_code: int | None = None
+    termination: Termination | None = Field(None, description="Why this attempt ended (docs/lifecycle.md)")
     created_at: float
     started_at: float | None = None
     ended_at: float | None = None

@@ -44,6 +44,7 @@ from argus.scheduling.policy import FlavorQuota, Policy, Team  # noqa: E402
 
 CLASSES = ("realtime", "online", "batch")
 BEFORE_MS = 524  # the same pass before the planner's shortcuts (issue 11, this host); goal < 100 ms
+PREVIOUS_MS = 284  # the same pass before the victim index and sorted buckets (same host and run)
 SAVE_INTERVAL = 600.0
 ARRIVE, FINISH, STOPPED, BEAT = range(4)
 
@@ -271,7 +272,8 @@ def main() -> None:
     times = big_pass(args.big_nodes, bank_policy(args.big_nodes * 8), args.pending, args.seed)
     print(f"\none pass, {args.pending} pending, {args.big_nodes * 2} running on {args.big_nodes} nodes: "
           f"CPU {min(times) * 1e3:.0f} ms (best of 3), {max(times) * 1e3:.0f} ms (worst); "
-          f"before {BEFORE_MS} ms, ratio {min(times) * 1e3 / BEFORE_MS:.2f}; goal < 100 ms")
+          f"previous {PREVIOUS_MS} ms (ratio {min(times) * 1e3 / PREVIOUS_MS:.2f}), "
+          f"before {BEFORE_MS} ms (ratio {min(times) * 1e3 / BEFORE_MS:.2f}); goal < 100 ms")
 
 
 if __name__ == "__main__":

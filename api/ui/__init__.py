@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import error_body
-from api.ui import pages_admin, pages_auth, pages_cluster, pages_files, pages_submit, pages_tasks
+from api.ui import pages_admin, pages_auth, pages_cluster, pages_files, pages_submit, pages_tasks, pages_usage
 from api.ui.deps import NeedsLogin, environment, login_url, render
 from api.ui.sessions import SessionStore
 from argus.errors import ArgusError
@@ -77,5 +77,5 @@ def install(app: FastAPI, settings: Settings) -> None:
         return response
 
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
-    for module in (pages_auth, pages_tasks, pages_submit, pages_cluster, pages_files, pages_admin):
+    for module in (pages_auth, pages_tasks, pages_submit, pages_cluster, pages_files, pages_admin, pages_usage):
         app.include_router(module.router)

@@ -29,7 +29,7 @@ from argus.services import identity
 TEMPLATES = Path(__file__).parent / "templates"
 NAV = [("tasks", "Tasks", "task.list"), ("submit", "Submit", "task.submit"),
        ("queue", "Queue", "task.list"), ("files", "Files", "file.read"), ("nodes", "Nodes", "node.read"),
-       ("audit", "Audit", "audit.read"), ("admin", "Access", "token.read")]
+       ("audit", "Audit", "audit.read"), ("usage", "Usage", "report.read"), ("admin", "Access", "token.read")]
 
 
 class NeedsLogin(Exception):

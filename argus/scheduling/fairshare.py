@@ -45,6 +45,7 @@ class FairShare:
         self.age_weight = age_weight
         self.age_cap = age_cap
         self._mean: float | None = None
+        self.charges = 0  # bumps on every charge: scores read before it are stale
 
     def share(self, team: str | None) -> float:
         return self.usage.get(team or "", 0.0) / self.weights.get(team or "", 1.0)
@@ -70,3 +71,4 @@ class FairShare:
         key = team or ""
         self.usage[key] = self.usage.get(key, 0.0) + charge_of(demand)
         self._mean = None
+        self.charges += 1

@@ -6,10 +6,11 @@ verl driver reserves no GPUs and verl places its GPU groups itself.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 EPS = 1e-9
@@ -56,7 +57,9 @@ class FreeMap:
         self.cpus: dict[str, float] = {}
         self.gpus: dict[str, float] = {}
         self.model: dict[str, str | None] = {}
-        self._buckets: dict[str | None, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
+        # per model and bucket: (free GPUs, free CPUs, node) kept sorted, so best fit is the head
+        self._buckets: dict[str | None, dict[int, list[tuple[float, float, str]]]] = \
+            defaultdict(lambda: defaultdict(list))
 
     @classmethod
     def build(cls, nodes: Iterable[Node], used: Iterable[tuple[Sequence[str], Demand]] = ()) -> FreeMap:
@@ -75,17 +78,21 @@ class FreeMap:
         other = FreeMap()
         other.cpus, other.gpus, other.model = dict(self.cpus), dict(self.gpus), self.model
         for model, buckets in self._buckets.items():
-            other._buckets[model] = defaultdict(set, {k: set(v) for k, v in buckets.items()})
+            other._buckets[model] = defaultdict(list, {k: list(v) for k, v in buckets.items()})
         return other
 
     def _key(self, node_id: str) -> int:
         return max(-1, math.floor(self.gpus[node_id] + EPS))
 
+    def _entry(self, node_id: str) -> tuple[float, float, str]:
+        return self.gpus[node_id], self.cpus[node_id], node_id
+
     def _index(self, node_id: str) -> None:
-        self._buckets[self.model[node_id]][self._key(node_id)].add(node_id)
+        bisect.insort(self._buckets[self.model[node_id]][self._key(node_id)], self._entry(node_id))
 
     def _unindex(self, node_id: str) -> None:
-        self._buckets[self.model[node_id]][self._key(node_id)].discard(node_id)
+        bucket = self._buckets[self.model[node_id]][self._key(node_id)]
+        del bucket[bisect.bisect_left(bucket, self._entry(node_id))]
 
     def _adjust(self, placement: Iterable[str], demand: Demand, sign: float) -> None:
         for node_id in placement:
@@ -106,33 +113,39 @@ class FreeMap:
             return False
         return self.cpus[node_id] + EPS >= demand.cpus and self.gpus[node_id] + EPS >= demand.gpus
 
-    def _fitting_buckets(self, demand: Demand) -> Iterable[list[str]]:
-        """Per free-GPU bucket that can hold ``demand``, fullest first: its nodes that fit."""
+    def _fitting_buckets(self, demand: Demand) -> Iterator[Iterator[str]]:
+        """Per free-GPU bucket that can hold ``demand``, the least free first: its nodes that fit,
+        best fit first. Lazy: read each before the map changes."""
         models = [demand.gpu_model] if demand.gpu_model and demand.gpus else list(self._buckets)
         low = math.floor(demand.gpus + EPS) if demand.gpus else -1
         keys = sorted({k for m in models for k in self._buckets.get(m, {}) if k >= low})
         for key in keys:
-            yield [n for m in models for n in self._buckets[m].get(key, ()) if self.fits(n, demand)]
+            lists = [self._buckets[m][key] for m in models if self._buckets.get(m, {}).get(key)]
+            entries = lists[0] if len(lists) == 1 else heapq.merge(*lists)
+            yield (n for _, _, n in entries if self.fits(n, demand))
 
-    def _best_fit(self, node_id: str) -> tuple[float, float, str]:
-        return self.gpus[node_id], self.cpus[node_id], node_id
-
-    def candidates(self, demand: Demand) -> Iterable[str]:
-        """Nodes that fit, fullest first (best fit keeps whole nodes open for gangs)."""
+    def candidates(self, demand: Demand) -> Iterator[str]:
+        """Nodes that fit, the least free first (best fit keeps whole nodes open for gangs)."""
         for bucket in self._fitting_buckets(demand):
-            yield from sorted(bucket, key=self._best_fit)
+            yield from bucket
 
     def place(self, demand: Demand) -> tuple[str, ...] | None:
-        """The first ``demand.nodes`` of :meth:`candidates`, without sorting whole buckets."""
+        """The first ``demand.nodes`` of :meth:`candidates`."""
         chosen: list[str] = []
-        for bucket in self._fitting_buckets(demand):
-            chosen.extend(heapq.nsmallest(demand.nodes - len(chosen), bucket, key=self._best_fit))
+        for node_id in self.candidates(demand):
+            chosen.append(node_id)
             if len(chosen) == demand.nodes:
                 return tuple(chosen)
         return None
 
-    def count_fitting(self, demand: Demand) -> int:
-        return sum(1 for _ in self.candidates(demand))
+    def count_fitting(self, demand: Demand, stop: int | None = None) -> int:
+        """How many nodes fit ``demand`` (counting stops at ``stop``)."""
+        count = 0
+        for _ in self.candidates(demand):
+            count += 1
+            if count == stop:
+                break
+        return count
 
     def most_free(self, demand: Demand) -> float:
         models = [demand.gpu_model] if demand.gpu_model and demand.gpus else list(self._buckets)
@@ -141,7 +154,7 @@ class FreeMap:
             best = max([best, *(k for k, v in self._buckets.get(m, {}).items() if v)])
         if best < 0:
             return 0.0
-        return max(self.gpus[n] for m in models for n in self._buckets[m].get(best, ()))
+        return max(v[-1][0] for m in models if (v := self._buckets[m].get(best)))
 
 
 def could_ever_fit(node: Node, demand: Demand) -> bool:
@@ -150,16 +163,30 @@ def could_ever_fit(node: Node, demand: Demand) -> bool:
     return node.cpus + EPS >= demand.cpus and node.gpus + EPS >= demand.gpus
 
 
-def explain(free: FreeMap, nodes: Sequence[Node], demand: Demand) -> str:
+class Capable:
+    """The alive nodes and, per demand, how many could ever hold it (memoized for one pass)."""
+
+    def __init__(self, nodes: Iterable[Node]):
+        self.alive = [n for n in nodes if n.alive]
+        self._counts: dict[Demand, int] = {}
+
+    def count(self, demand: Demand) -> int:
+        if demand not in self._counts:
+            self._counts[demand] = sum(1 for n in self.alive if could_ever_fit(n, demand))
+        return self._counts[demand]
+
+
+def explain(free: FreeMap, nodes: Sequence[Node] | Capable, demand: Demand) -> str:
     """Why ``demand`` does not fit now, in words a researcher understands."""
-    alive = [n for n in nodes if n.alive]
+    capable_nodes = nodes if isinstance(nodes, Capable) else Capable(nodes)
+    alive = capable_nodes.alive
     if not alive:
         return "waiting for worker nodes: none has joined the cluster"
     kind = f"{demand.gpu_model} " if demand.gpu_model and demand.gpus else ""
     gpu_words = f"{num(demand.gpus)} free {kind or 'GPU'}".rstrip() if demand.gpus else f"{num(demand.cpus)} free CPU"
     noun = "node" if demand.nodes == 1 else "nodes"
     want = f"needs {demand.nodes} {noun} with {gpu_words} each"
-    capable = sum(1 for n in alive if could_ever_fit(n, demand))
+    capable = capable_nodes.count(demand)
     if capable < demand.nodes:
         return (f"{want}; the cluster has {capable} node(s) that big (of {len(alive)} worker "
                 f"node(s)) — larger than the cluster, waiting for {kind}capacity to join")

@@ -15,12 +15,14 @@ import heapq
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from argus.scheduling.fairshare import FairShare
-from argus.scheduling.placement import Demand, FreeMap, Node, explain, num
+from argus.scheduling.placement import Capable, Demand, FreeMap, Node, explain, num
 from argus.scheduling.policy import Policy
-from argus.scheduling.preempt import choose, eligible, pierces_shield, preference, shielded
+from argus.scheduling.preempt import search
 from argus.scheduling.quota import QuotaBook
+from argus.scheduling.victims import VictimIndex
 
 __all__ = ["Admit", "Demand", "Node", "Pending", "Policy", "Preempt", "Running", "Snapshot",
            "Wait", "plan"]
@@ -78,6 +80,7 @@ class Preempt:
 
 
 Decision = Admit | Wait | Preempt
+ARRIVAL = attrgetter("queued_at", "task_id")
 
 
 def fair_share(snapshot: Snapshot, policy: Policy) -> FairShare:
@@ -90,7 +93,7 @@ def fair_share(snapshot: Snapshot, policy: Policy) -> FairShare:
 def order(pending: Sequence[Pending], policy: Policy, fs: FairShare, now: float) -> Iterator[Pending]:
     """Yield pending tasks best first; reads ``fs`` live, so an admission's charge counts at once."""
     starved = sorted((p for p in pending if now - p.queued_at >= policy.max_wait_seconds > 0),
-                     key=lambda p: (p.queued_at, p.task_id))
+                     key=ARRIVAL)
     starved_ids = {p.task_id for p in starved}
     classes: dict[int, dict[str, list[Pending]]] = defaultdict(lambda: defaultdict(list))
     for p in pending:
@@ -105,15 +108,25 @@ def order(pending: Sequence[Pending], policy: Policy, fs: FairShare, now: float)
 
 
 def _by_share(teams: dict[str, list[Pending]], fs: FairShare, now: float) -> Iterator[Pending]:
-    queues = {team: sorted(tasks, key=lambda p: (p.queued_at, p.task_id), reverse=True)
+    queues = {team: sorted(tasks, key=ARRIVAL, reverse=True)
               for team, tasks in teams.items()}
+
+    def key(t: str) -> tuple[float, float, int]:
+        head = queues[t][-1]
+        return fs.priority(t or None, now - head.queued_at), -head.queued_at, -head.task_id
+
+    # a team's key changes when its head is taken or when an admission charges fair share
+    keys, charges = {t: key(t) for t in queues}, fs.charges
     while queues:
         # within a team the oldest is best; across teams the fair-share + age priority decides
-        team = max(queues, key=lambda t: (fs.priority(t or None, now - queues[t][-1].queued_at),
-                                          -queues[t][-1].queued_at, -queues[t][-1].task_id))
+        if fs.charges != charges:
+            keys, charges = {t: key(t) for t in queues}, fs.charges
+        team = max(queues, key=keys.__getitem__)
         yield queues[team].pop()
-        if not queues[team]:
-            del queues[team]
+        if queues[team]:
+            keys[team] = key(team)
+        else:
+            del queues[team], keys[team]
 
 
 class _Pass:
@@ -123,6 +136,7 @@ class _Pass:
         self.snapshot, self.policy, self.now = snapshot, policy, snapshot.now
         running = snapshot.running
         self.free = FreeMap.build(snapshot.nodes, [(r.placement, r.demand) for r in running])
+        self.alive = Capable(snapshot.nodes)
         self.soon = self.free.copy()  # after the tasks already told to stop have stopped
         self.stopping = 0
         for r in running:
@@ -131,24 +145,34 @@ class _Pass:
                 self.stopping += 1
         self.quota = QuotaBook(policy, running)
         self.candidates = {r.task_id: r for r in running if not r.preempting}
-        preemptible = [r for r in self.candidates.values() if policy.klass(r.rank).preemptible]
-        self.exposed = preference([r for r in preemptible if not shielded(r, policy, self.now)],
-                                  self.quota.borrowed)
-        self.shielded = preference([r for r in preemptible if shielded(r, policy, self.now)],
-                                   self.quota.borrowed)
-        self.largest_victim = max((r.demand.gpus for r in preemptible), default=0.0)
-        self.taken = 0  # victims chosen this pass, still in the preference lists until compacted
+        self.victims = VictimIndex(self.candidates, policy, self.now, self.quota.borrowed)
         self.fs = fair_share(snapshot, policy)
         self.version = 0  # bumps whenever room is given back; keys the failure cache
         self.failed: dict[Demand, tuple[int, str]] = {}
-        self.no_victims: dict[tuple, int] = {}  # (demand, rank, team, reclaim) -> version
         self.waiting_by_rank: dict[int, int] = defaultdict(int)
+        self.changes = 0  # bumps whenever room is taken or a search touched the free map
+        self.waits: dict[tuple, tuple[int, str]] = {}  # (team, demand, rank) -> (changes, reason)
 
     def hold(self, placement: tuple[str, ...], demand: Demand) -> None:
         self.free.take(placement, demand)
         self.soon.take(placement, demand)
+        self.changes += 1
 
     def decide(self, p: Pending) -> list[Decision]:
+        """What to do with ``p``. Between two changes of the pass's state (room held, a search
+        that touched the free map) a task of the same team, shape and class that is not past the
+        maximum wait gets the wait the last one got."""
+        memo = (p.team, p.demand, p.priority_rank)
+        starved = self.now - p.queued_at >= self.policy.max_wait_seconds > 0
+        if not starved and (hit := self.waits.get(memo)) is not None and hit[0] == self.changes:
+            return [Wait(p.task_id, hit[1])]
+        before = self.changes
+        out = self.decide_afresh(p)
+        if not starved and self.changes == before and len(out) == 1 and isinstance(out[0], Wait):
+            self.waits[memo] = (before, out[0].reason)
+        return out
+
+    def decide_afresh(self, p: Pending) -> list[Decision]:
         d = p.demand
         ok, borrows, why = self.quota.check(p.team, d)
         if not ok:
@@ -169,7 +193,7 @@ class _Pass:
         decisions = self.preempt(p)
         if decisions:
             return decisions
-        reason = cached[1] if cached and cached[0] == self.version else explain(self.free, self.snapshot.nodes, d)
+        reason = cached[1] if cached and cached[0] == self.version else explain(self.free, self.alive, d)
         self.failed[d] = (self.version, reason)
         if self.now - p.queued_at >= self.policy.max_wait_seconds > 0:
             self.reserve(d)
@@ -182,12 +206,16 @@ class _Pass:
         if not (self.policy.preemption and cls.may_preempt):
             return []
         reclaim = self.quota.within_nominal(p.team, p.demand)
-        key = (p.demand, p.priority_rank, p.team, reclaim)
-        if self.no_victims.get(key) == self.version:
+        key = (p.priority_rank, p.team, cls.urgent, reclaim)
+        index = self.victims
+        if index.none_for(key) or index.hopeless(key, p.demand, self.soon):
             return []
-        self.no_victims[key] = self.version
-        victims = choose(p.demand, self.soon, self.victim_pool(p, cls.urgent, reclaim), self.largest_victim)
+        victims, fitting = search(p.demand, self.soon, index.pool(key), index.largest)
         if not victims:
+            if fitting is not None:
+                index.fail(key, p.demand, fitting)
+            else:
+                self.changes += 1  # it may have given room back and taken it again
             return []
         placement = self.soon.place(p.demand)
         assert placement is not None
@@ -202,38 +230,11 @@ class _Pass:
             out.append(Preempt(v.task_id, p.task_id,
                                f"preempted for task {p.task_id} ({cls.name}, team {p.team or '-'}): {how}"))
         self.stopping += len(victims)
-        self.compact(len(victims))
+        index.chosen(victims)
         ids = ", ".join(str(v.task_id) for v in victims)
         out.append(Wait(p.task_id, f"preempting task(s) {ids} to make room; they get "
                                    f"{max(self.policy.klass(v.rank).grace_seconds for v in victims)} s to save a checkpoint"))
         return out
-
-    def compact(self, taken: int) -> None:
-        """Drop chosen victims from the preference lists once they are a good part of them, so a
-        pass with many preemptions does not re-scan them from the head for every task."""
-        self.taken += taken
-        if self.taken * 4 > len(self.exposed) + len(self.shielded):
-            self.exposed = [r for r in self.exposed if r.task_id in self.candidates]
-            self.shielded = [r for r in self.shielded if r.task_id in self.candidates]
-            self.taken = 0
-
-    def victim_pool(self, p: Pending, urgent: bool, reclaim: bool) -> Iterator[Running]:
-        """Eligible victims in preference order: the unshielded ones, then (for an urgent class or
-        a reclaim) the shielded ones it may stop."""
-        rank, borrowed = p.priority_rank, self.quota.borrowed
-        for r in self.exposed:
-            if r.task_id in self.candidates and (r.rank > rank or (reclaim and r.rank == rank)) \
-                    and eligible(r, rank=rank, team=p.team, reclaim=reclaim, borrowed=r.task_id in borrowed,
-                             urgent=urgent):
-                yield r
-        if not (urgent or reclaim):
-            return
-        for r in self.shielded:
-            lent = r.task_id in borrowed
-            if r.task_id in self.candidates and (r.rank > rank or (reclaim and r.rank == rank)) \
-                    and eligible(r, rank=rank, team=p.team, reclaim=reclaim, borrowed=lent, urgent=urgent) \
-                    and pierces_shield(r, urgent=urgent, team=p.team, reclaim=reclaim, borrowed=lent):
-                yield r
 
     def reserve(self, d: Demand) -> None:
         """Hold the best nodes of a starved task so smaller work cannot keep filling them."""

@@ -75,6 +75,12 @@ def fewest_victims(demand: Demand, free: FreeMap, largest_gpus: float | None) ->
 
 def choose(demand: Demand, free: FreeMap, candidates: Iterable[Victim],
            largest_gpus: float | None = None) -> list[Victim]:
+    """Victims (in preference order) whose stop frees a placement for ``demand``; see :func:`search`."""
+    return search(demand, free, candidates, largest_gpus)[0]
+
+
+def search(demand: Demand, free: FreeMap, candidates: Iterable[Victim],
+           largest_gpus: float | None = None) -> tuple[list[Victim], int | None]:
     """Victims (in preference order) whose resources, given back to ``free``, fit ``demand``.
 
     ``candidates`` come in preference order. Per node: how many victims must stop for the node to fit; the
@@ -82,13 +88,13 @@ def choose(demand: Demand, free: FreeMap, candidates: Iterable[Victim],
     chosen victims' resources given back; empty when nothing works (``free`` unchanged).
     ``largest_gpus`` (an upper bound on any candidate's GPUs per node) lets the stream stop as soon
     as enough nodes fit with the fewest victims any node can need; the choice is the same.
+    Second: when too few nodes can fit, how many can (fitting now, plus fitting once all their
+    candidates stop); otherwise None.
     """
     index: dict[int, int] = {}
-    have = 0
-    for _ in free.candidates(demand):
-        have += 1
-        if have >= demand.nodes:
-            return []  # it fits already; nothing to preempt
+    have = free.count_fitting(demand, stop=demand.nodes)
+    if have >= demand.nodes:
+        return [], None  # it fits already; nothing to preempt
     wanted = demand.nodes - have
     # Stream the victims in preference order, adding each to its nodes, until enough nodes fit
     # with the fewest victims any node can need (later completions sort after them: they need
@@ -117,7 +123,7 @@ def choose(demand: Demand, free: FreeMap, candidates: Iterable[Victim],
             break
     costs.sort(key=lambda c: c[:3])  # fewest victims, then the most preferred ones
     if len(costs) < wanted:
-        return []
+        return [], have + len(costs)
     chosen: list[Victim] = []
     for *_, need in costs[:wanted]:
         chosen.extend(v for v in need if v not in chosen)
@@ -126,7 +132,7 @@ def choose(demand: Demand, free: FreeMap, candidates: Iterable[Victim],
     if free.place(demand) is None:
         for victim in chosen:
             free.take(victim.placement, victim.demand)
-        return []
+        return [], None
     for victim in list(reversed(chosen)):  # trim: keep only what the placement needs
         free.take(victim.placement, victim.demand)
         if free.place(demand) is not None:
@@ -134,4 +140,4 @@ def choose(demand: Demand, free: FreeMap, candidates: Iterable[Victim],
         else:
             free.give(victim.placement, victim.demand)
     chosen.sort(key=lambda v: index[v.task_id])
-    return chosen
+    return chosen, None

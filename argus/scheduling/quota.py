@@ -33,6 +33,7 @@ class QuotaBook:
         self.policy = policy
         self.used: dict[tuple[str, str], float] = defaultdict(float)
         self.borrowed: set[int] = set()
+        self._checks: dict[tuple, tuple[bool, bool, str]] = {}  # answers of check() since the last change
         ordered = sorted(running, key=lambda r: (r.started_at, r.task_id))
         for run in ordered:
             if not run.demand.gpus:
@@ -69,6 +70,13 @@ class QuotaBook:
 
     def check(self, team: str | None, demand: Demand) -> tuple[bool, bool, str]:
         """(admissible, borrows, why not) for ``demand`` of ``team`` under its quota."""
+        key = (team, demand.gpu_model, demand.gpus, demand.nodes)
+        answer = self._checks.get(key)
+        if answer is None:
+            answer = self._checks[key] = self._check(team, demand)
+        return answer
+
+    def _check(self, team: str | None, demand: Demand) -> tuple[bool, bool, str]:
         flavor = flavor_of(demand)
         quota = self._quota(team, flavor)
         if quota is None or not demand.gpus:
@@ -92,8 +100,10 @@ class QuotaBook:
 
     def add(self, team: str | None, demand: Demand) -> None:
         if demand.gpus:
+            self._checks.clear()
             self.used[(team or "", flavor_of(demand))] += demand.total_gpus
 
     def remove(self, team: str | None, demand: Demand) -> None:
         if demand.gpus:
+            self._checks.clear()
             self.used[(team or "", flavor_of(demand))] -= demand.total_gpus

@@ -66,6 +66,23 @@ def _lines(rows: list[dict], by: str, since: float, step: float) -> str:
     return "".join(parts)
 
 
+def legend_svg(rows: list[dict], by: str) -> str:
+    """Colour keys as SVG (presentation attributes, no inline style: the web UI's CSP allows it)."""
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="640" height="{18 * max(len(rows), 1)}">']
+    for i, row in enumerate(rows):
+        parts.append(f'<rect x="0" y="{18 * i + 3}" width="12" height="12" fill="{PALETTE[i % len(PALETTE)]}"/>'
+                     f'<text x="18" y="{18 * i + 14}" font-size="12">{html.escape(row[by] or "(none)")}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def charts(report: dict[str, Any]) -> dict[str, str]:
+    """The three SVG pieces of a report, for a page that has its own layout (the web UI)."""
+    by, rows = report["by"], report["rows"]
+    return {"bars": _bars(rows, by), "legend": legend_svg(rows, by),
+            "lines": _lines(rows, by, report["since"], report["bucket_seconds"])}
+
+
 def as_html(report: dict[str, Any]) -> str:
     by, rows = report["by"], report["rows"]
     head = "".join(f"<th>{html.escape(c)}</th>" for c in (by, *COLUMNS, "failures by reason"))
@@ -74,8 +91,7 @@ def as_html(report: dict[str, Any]) -> str:
         + "".join(f"<td>{'' if r[c] is None else r[c]}</td>" for c in COLUMNS)
         + f"<td>{html.escape(', '.join(f'{k}: {v}' for k, v in r['failures_by_reason'].items()) or '-')}</td></tr>"
         for r in rows)
-    legend = " ".join(f'<span style="color:{PALETTE[i % len(PALETTE)]}">&#9632; {html.escape(r[by] or "(none)")}</span>'
-                      for i, r in enumerate(rows))
+    legend = legend_svg(rows, by)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Argus usage by {html.escape(by)}</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}

@@ -80,7 +80,7 @@ def test_cli_report_table_csv_and_html(history: World, tmp_path: Path) -> None:
     csv = cli(*args, "--format", "csv", "--by", "priority", token=history.tokens["root"])
     assert csv.stdout.splitlines()[0].startswith("priority,gpu_hours,") and "realtime,0.5," in csv.stdout
     page = cli(*args, "--format", "html", token=history.tokens["root"]).stdout
-    assert page.startswith("<!doctype html>") and page.count("<svg") == 2 and "<polyline" in page
+    assert page.startswith("<!doctype html>") and page.count("<svg") == 3 and "<polyline" in page  # bars, legend, lines
     assert "<script" not in page and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     bad = cli("report", "--since", "last tuesday", token=history.tokens["root"])
     assert bad.returncode == 1 and "ISO 8601" in bad.stderr

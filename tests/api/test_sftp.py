@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -57,7 +58,7 @@ def served(world: World, tmp_path: Path):  # noqa: ANN201
 
 def audit(world: World, action: str) -> list[dict]:
     rows = world.client("audrey").get("/v1/audit", params={"action": action}).text.splitlines()
-    return [__import__("json").loads(r) for r in rows if r]
+    return [json.loads(r) for r in rows if r]
 
 
 def test_put_get_rename_remove_with_the_real_client(world: World, served, tmp_path: Path):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -14,6 +17,7 @@ from argus.cli.carry import carry_code
 from argus.client import ArgusClient
 from argus.files import snapshot
 from tests.api.conftest import World
+from tests.verl_fixture import verl_tree_path  # noqa: F401 - the session fixture
 
 ARGUS = [sys.executable, "-m", "argus.cli.main"]
 TASK = """kind: custom
@@ -57,7 +61,7 @@ def test_submit_uploads_local_code_as_a_snapshot_and_resubmit_reuses_it(world: W
     project(tmp_path)
     first = run(world, "alice", "submit", "task.yaml", "-o", "json", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
-    task_id = __import__("json").loads(first.stdout)["id"]
+    task_id = json.loads(first.stdout)["id"]
     task = world.client("alice").get(f"/v1/tasks/{task_id}").json()
     digest = task["snapshots"]["code"]
     snap = world.settings.shared_root / "users" / "alice" / ".argus" / "snapshots" / digest
@@ -90,7 +94,7 @@ def test_code_already_on_the_shared_filesystem_is_not_copied(world: World, tmp_p
     (tmp_path / "task.yaml").write_text(TASK.replace("./proj", str(code)))
     result = run(world, "alice", "submit", "task.yaml", "-o", "json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    task_id = __import__("json").loads(result.stdout)["id"]
+    task_id = json.loads(result.stdout)["id"]
     assert world.client("alice").get(f"/v1/tasks/{task_id}").json()["snapshots"] == {}
     assert not (world.settings.shared_root / "users" / "alice" / ".argus" / "snapshots").exists()
 
@@ -129,7 +133,7 @@ def test_the_server_checks_what_it_unpacks(world: World):
     good = tarfile.TarInfo("train.py")
     good.size = 3
     body = tar_of([good], b"abc")
-    digest = snapshot.manifest_digest([("train.py", False, __import__("hashlib").sha256(b"abc").hexdigest())])
+    digest = snapshot.manifest_digest([("train.py", False, hashlib.sha256(b"abc").hexdigest())])
     lying = alice.put(f"/v1/snapshots/{'0' * 64}", content=body)
     assert lying.status_code == 400 and "hash to" in lying.json()["error"]["message"]
     link = tarfile.TarInfo("evil")
@@ -146,3 +150,33 @@ def test_the_server_checks_what_it_unpacks(world: World):
     assert world.client("carol").get(f"/v1/snapshots/{digest}").status_code == 404  # hers only
     tmp = world.settings.shared_root / "users" / "alice" / ".argus" / "tmp"
     assert [p.name for p in tmp.iterdir()] == []  # nothing half-written left behind
+
+
+def test_a_local_verl_tree_and_reward_travel_and_the_dry_run_uses_them(world: World, tmp_path: Path,
+                                                                         verl_tree_path: Path):
+    shutil.copytree(verl_tree_path, tmp_path / "verl")
+    world.settings.verl_default_python = sys.executable  # a tree given by path runs with it
+    (tmp_path / "reward.py").write_text("def compute_score(*a, **k):\n    return 1.0\n")
+    ws = world.workspace("alice")
+    (tmp_path / "task.yaml").write_text(f"""kind: verl
+name: local-verl
+verl:
+  code: ./verl
+  workload: ppo
+  model: {ws}/models/tiny
+  train_files: [{ws}/data/train.parquet]
+  val_files: [{ws}/data/test.parquet]
+  reward: {{path: ./reward.py, name: compute_score}}
+  overrides: [actor_rollout_ref.rollout.name=vllm]
+resources: {{nodes: 1, gpus_per_node: 1}}
+""")
+    result = run(world, "alice", "submit", "task.yaml", "--dry-run", "-o", "json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    snapshots = world.settings.shared_root.resolve() / "users" / "alice" / ".argus" / "snapshots"
+    dry = json.loads(result.stdout)
+    entrypoint = dry["entrypoint"]
+    reward_dirs = [p for p in snapshots.iterdir() if (p / "reward.py").exists()]
+    tree_dirs = [p for p in snapshots.iterdir() if (p / "verl" / "trainer").is_dir()]
+    assert len(reward_dirs) == 1 and len(tree_dirs) == 1
+    assert f"{reward_dirs[0]}/reward.py" in entrypoint  # the reward key names the snapshot
+    assert str(tree_dirs[0]) in json.dumps(dry["runtime_env"])  # the tree runs from it

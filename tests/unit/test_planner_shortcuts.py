@@ -1,0 +1,151 @@
+"""The planner pass's indexes give the answers of the plain way (seeded random cases).
+
+* ``FreeMap`` keeps each free-GPU bucket sorted: its candidates, count and most-free figure must
+  equal a plain scan of every node, after any sequence of takes and gives.
+* ``_Pass.decide`` gives a task the wait the last task of its team, shape and class got while
+  the pass's state has not changed since.
+* ``VictimIndex`` filters each preemptor kind's victims once and remembers hopeless searches
+  (re-checked only on nodes that gained room): whole passes must decide exactly what a pass
+  that streams the plain filter and searches every time decides.
+"""
+
+import math
+import random
+
+import pytest
+
+from argus.scheduling import planner as planner_module
+from argus.scheduling import victims as victims_module
+from argus.scheduling.placement import EPS, Demand, FreeMap, Node
+from argus.scheduling.planner import Pending, Running, Snapshot, plan
+from argus.scheduling.policy import FlavorQuota, Policy, Team
+from argus.scheduling.preempt import eligible, pierces_shield
+
+MODELS = ["H100", "H100", "A100"]
+
+
+def plain_candidates(free: FreeMap, demand: Demand) -> list[str]:
+    fitting = [n for n in free.cpus if free.fits(n, demand)
+               and math.floor(free.gpus[n] + EPS) >= (math.floor(demand.gpus + EPS) if demand.gpus else -1)]
+    return sorted(fitting, key=lambda n: (max(-1, math.floor(free.gpus[n] + EPS)), free.gpus[n], free.cpus[n], n))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_sorted_buckets_answer_as_a_scan_of_every_node(seed):
+    rng = random.Random(seed)
+    nodes = [Node(f"n{i:03d}", rng.choice([16, 32]), rng.choice([4, 8]), rng.choice(MODELS), rng.random() > 0.05)
+             for i in range(rng.randint(3, 50))]
+    free = FreeMap.build(nodes)
+    held: list[tuple[tuple[str, ...], Demand]] = []
+    for _ in range(120):
+        demand = Demand(rng.choice([1, 1, 2, 3]), rng.choice([1, 4]), rng.choice([0, 0.5, 1, 2, 4, 8]),
+                        rng.choice(["H100", "A100", None]))
+        expected = plain_candidates(free, demand)
+        assert list(free.candidates(demand)) == expected
+        assert free.count_fitting(demand) == len(expected)
+        assert free.count_fitting(demand, stop=2) == min(2, len(expected))
+        assert free.place(demand) == (tuple(expected[:demand.nodes]) if len(expected) >= demand.nodes else None)
+        models = [demand.gpu_model] if demand.gpu_model and demand.gpus else list({*free.model.values()})
+        gpus = [free.gpus[n] for n in free.cpus if free.model[n] in models and free.gpus[n] + EPS >= 0]
+        assert free.most_free(demand) == pytest.approx(max([g for g in gpus if math.floor(g + EPS) >= 0]
+                                                            or [0.0]) if gpus else 0.0)
+        if held and rng.random() < 0.4:
+            free.give(*held.pop(rng.randrange(len(held))))
+        elif (placement := free.place(demand)) is not None:
+            free.take(placement, demand)
+            held.append((placement, demand))
+    copy = free.copy()
+    assert copy.cpus == free.cpus and list(copy.candidates(Demand(1, 0, 0))) == list(free.candidates(Demand(1, 0, 0)))
+
+
+def plain_pool(index, key):
+    """The victim stream before the index: every candidate, filtered for each search."""
+    rank, team, urgent, reclaim = key
+    for r in index.exposed:
+        if r.task_id in index.candidates and (r.rank > rank or (reclaim and r.rank == rank)) \
+                and eligible(r, rank=rank, team=team, reclaim=reclaim, borrowed=r.task_id in index.borrowed,
+                             urgent=urgent):
+            yield r
+    if not (urgent or reclaim):
+        return
+    for r in index.shielded:
+        lent = r.task_id in index.borrowed
+        if r.task_id in index.candidates and (r.rank > rank or (reclaim and r.rank == rank)) \
+                and eligible(r, rank=rank, team=team, reclaim=reclaim, borrowed=lent, urgent=urgent) \
+                and pierces_shield(r, urgent=urgent, team=team, reclaim=reclaim, borrowed=lent):
+            yield r
+
+
+def random_pass(rng: random.Random):
+    n_nodes = rng.randint(4, 40)
+    nodes = [Node(f"n{i:03d}", 32, 8, rng.choice(MODELS)) for i in range(n_nodes)]
+    teams = ["a", "b", "c"]
+    total = {m: 8 * sum(1 for n in nodes if n.gpu_model == m) for m in ("H100", "A100")}
+    policy = Policy(teams={t: Team(t, rng.choice([1.0, 2.0]), {m: FlavorQuota(total[m] * rng.choice([0.2, 0.34, 0.5]))
+                                                                 for m in total}) for t in teams},
+                    min_runtime_seconds=rng.choice([0, 600]), cooldown_seconds=rng.choice([0, 900]),
+                    max_wait_seconds=rng.choice([0, 3000]))
+    running, tid = [], 0
+    for node in nodes:
+        left = 8
+        while left > 0 and rng.random() < 0.85:
+            gpus = rng.choice([g for g in (1, 2, 3, 4, 8) if g <= left])
+            tid += 1
+            running.append(Running(tid, (node.node_id,), Demand(1, 1, gpus, node.gpu_model),
+                                   rng.choice([0, 1, 1, 2, 2, 2]), rng.choice(teams), rng.uniform(0, 5000),
+                                   rng.random() < 0.05, rng.choice([None, None, 4500.0])))
+            left -= gpus
+    pending = [Pending(1000 + k, rng.choices([0, 1, 2], [1, 3, 6])[0], rng.uniform(0, 5000),
+                       Demand(rng.choice([1, 1, 1, 2, 3]), 1, rng.choice([1, 2, 3, 4, 5, 6, 8]),
+                              rng.choice(MODELS)), rng.choice(teams))
+               for k in range(rng.randint(5, 300))]
+    usage = {t: rng.uniform(0, 100) for t in teams}
+    return Snapshot(nodes, running, pending, now=5000.0, usage=usage), policy
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_a_pass_with_the_victim_index_decides_as_the_plain_search(seed, monkeypatch):
+    snapshot, policy = random_pass(random.Random(seed))
+    fast = plan(snapshot, policy)
+    with monkeypatch.context() as m:
+        m.setattr(victims_module.VictimIndex, "hopeless", lambda self, key, demand, free: False)
+        m.setattr(victims_module.VictimIndex, "pool", plain_pool)
+        m.setattr(planner_module._Pass, "decide", planner_module._Pass.decide_afresh)
+        plain = plan(snapshot, policy)
+    assert fast == plain
+
+
+def test_the_random_passes_exercise_remembered_failures(monkeypatch):
+    """The comparison above means something only if hopeless searches are skipped and preemptions
+    happen after them in the same pass."""
+    skipped = rechecked = 0
+    real = victims_module.VictimIndex.hopeless
+
+    def counting(self, key, demand, free):
+        nonlocal skipped, rechecked
+        rechecked += (demand, key) in self.failed and len(self.grown) > self.failed[(demand, key)][0]
+        out = real(self, key, demand, free)
+        skipped += out
+        return out
+
+    monkeypatch.setattr(victims_module.VictimIndex, "hopeless", counting)
+    preempts = 0
+    for seed in range(60):
+        snapshot, policy = random_pass(random.Random(seed))
+        preempts += sum(1 for d in plan(snapshot, policy) if type(d).__name__ == "Preempt")
+    assert skipped > 100 and rechecked > 20 and preempts > 50
+
+
+def test_a_remembered_failure_is_searched_again_once_a_node_gains_room():
+    """Team a's online task cannot take team b's batch work, so its search fails; team b's task
+    then stops that work for 3 of its 6 GPUs, and team a's next task of the same shape now fits
+    by stopping team a's own batch task beside it."""
+    nodes = [Node("n0", 32, 8, "H100")]
+    running = [Running(1, ("n0",), Demand(1, 1, 2, "H100"), 2, "a", 100.0),
+               Running(2, ("n0",), Demand(1, 1, 6, "H100"), 2, "b", 100.0)]
+    pending = [Pending(11, 1, 100.0, Demand(1, 1, 4, "H100"), "a"),
+               Pending(12, 1, 200.0, Demand(1, 1, 3, "H100"), "b"),
+               Pending(13, 1, 300.0, Demand(1, 1, 4, "H100"), "a")]
+    decisions = plan(Snapshot(nodes, running, pending, now=5000.0), Policy(min_runtime_seconds=0))
+    preempted = [(d.victim_task_id, d.preemptor_task_id) for d in decisions if type(d).__name__ == "Preempt"]
+    assert preempted == [(2, 12), (1, 13)]
