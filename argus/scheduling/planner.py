@@ -150,6 +150,8 @@ class _Pass:
         self.version = 0  # bumps whenever room is given back; keys the failure cache
         self.failed: dict[Demand, tuple[int, str]] = {}
         self.waiting_by_rank: dict[int, int] = defaultdict(int)
+        self.full_now: set[Demand] = set()  # shapes that no longer fit in ``free``
+        self.full_soon: dict[Demand, tuple[int, int]] = {}  # shape -> (len(grown) then, nodes fitting)
         self.changes = 0  # bumps whenever room is taken or a search touched the free map
         self.waits: dict[tuple, tuple[int, str]] = {}  # (team, demand, rank) -> (changes, reason)
 
@@ -179,13 +181,13 @@ class _Pass:
             return [Wait(p.task_id, why)]
         cached = self.failed.get(d)
         if cached is None or cached[0] != self.version:
-            placement = self.free.place(d)
+            placement = self.place_now(d)
             if placement is not None:
                 self.hold(placement, d)
                 self.quota.add(p.team, d)
                 self.fs.charge(p.team, d)
                 return [Admit(p.task_id, placement, borrows)]
-            placement = self.soon.place(d)
+            placement = self.place_soon(d)
             if placement is not None:
                 self.hold(placement, d)
                 return [Wait(p.task_id, f"waiting for {self.stopping} preempted task(s) to stop "
@@ -201,6 +203,30 @@ class _Pass:
             reason += f"; waited past the maximum of {hours} h, so nodes are held for it"
         return [Wait(p.task_id, reason)]
 
+    def place_now(self, d: Demand) -> tuple[str, ...] | None:
+        """``free.place(d)``; free room only shrinks during a pass, so a failure is final."""
+        if d in self.full_now:
+            return None
+        placement = self.free.place(d)
+        if placement is None:
+            self.full_now.add(d)
+        return placement
+
+    def place_soon(self, d: Demand) -> tuple[str, ...] | None:
+        """``soon.place(d)``; after a failure only nodes that gained room since (chosen victims')
+        can add to the count of nodes that fit, so the placement is retried only when they could."""
+        grown = self.victims.grown
+        if (record := self.full_soon.get(d)) is not None:
+            seen, count = record
+            count += sum(1 for n in set(grown[seen:]) if n in self.soon.cpus and self.soon.fits(n, d))
+            if count < d.nodes:
+                self.full_soon[d] = (len(grown), count)
+                return None
+        placement = self.soon.place(d)
+        if placement is None:
+            self.full_soon[d] = (len(grown), self.soon.count_fitting(d))
+        return placement
+
     def preempt(self, p: Pending) -> list[Decision]:
         cls = self.policy.klass(p.priority_rank)
         if not (self.policy.preemption and cls.may_preempt):
@@ -214,8 +240,10 @@ class _Pass:
         if not victims:
             if fitting is not None:
                 index.fail(key, p.demand, fitting)
-            else:
-                self.changes += 1  # it may have given room back and taken it again
+            else:  # it may have given room back and taken it again: forget what failed
+                self.changes += 1
+                index.failed.clear()
+                self.full_soon.clear()
             return []
         placement = self.soon.place(p.demand)
         assert placement is not None

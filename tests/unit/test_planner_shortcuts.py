@@ -4,6 +4,8 @@
   equal a plain scan of every node, after any sequence of takes and gives.
 * ``_Pass.decide`` gives a task the wait the last task of its team, shape and class got while
   the pass's state has not changed since.
+* ``_Pass.place_now`` remembers shapes that no longer fit (free room only shrinks in a pass);
+  ``place_soon`` retries a failed shape only when nodes that gained room since could make it fit.
 * ``VictimIndex`` filters each preemptor kind's victims once and remembers hopeless searches
   (re-checked only on nodes that gained room): whole passes must decide exactly what a pass
   that streams the plain filter and searches every time decides.
@@ -111,6 +113,8 @@ def test_a_pass_with_the_victim_index_decides_as_the_plain_search(seed, monkeypa
         m.setattr(victims_module.VictimIndex, "hopeless", lambda self, key, demand, free: False)
         m.setattr(victims_module.VictimIndex, "pool", plain_pool)
         m.setattr(planner_module._Pass, "decide", planner_module._Pass.decide_afresh)
+        m.setattr(planner_module._Pass, "place_now", lambda self, d: self.free.place(d))
+        m.setattr(planner_module._Pass, "place_soon", lambda self, d: self.soon.place(d))
         plain = plan(snapshot, policy)
     assert fast == plain
 
@@ -149,3 +153,18 @@ def test_a_remembered_failure_is_searched_again_once_a_node_gains_room():
     decisions = plan(Snapshot(nodes, running, pending, now=5000.0), Policy(min_runtime_seconds=0))
     preempted = [(d.victim_task_id, d.preemptor_task_id) for d in decisions if type(d).__name__ == "Preempt"]
     assert preempted == [(2, 12), (1, 13)]
+
+
+def test_a_shape_that_did_not_fit_soon_fits_once_a_preemption_leaves_room_over():
+    """Team a's task finds no room and may stop nothing; team b's task stops 6 GPUs of its own
+    batch work for 4, and team a's next task of the first one's shape takes the 2 left over."""
+    nodes = [Node("n0", 32, 8, "H100")]
+    running = [Running(1, ("n0",), Demand(1, 1, 6, "H100"), 2, "b", 100.0),
+               Running(2, ("n0",), Demand(1, 1, 2, "H100"), 2, "b", 200.0)]
+    pending = [Pending(11, 1, 100.0, Demand(1, 1, 2, "H100"), "a"),
+               Pending(12, 1, 200.0, Demand(1, 1, 4, "H100"), "b"),
+               Pending(13, 1, 300.0, Demand(1, 1, 2, "H100"), "a")]
+    decisions = plan(Snapshot(nodes, running, pending, now=5000.0), Policy(min_runtime_seconds=0))
+    assert [(d.victim_task_id, d.preemptor_task_id) for d in decisions if type(d).__name__ == "Preempt"] == [(1, 12)]
+    last = decisions[-1]
+    assert last.task_id == 13 and last.reason.startswith("waiting for 1 preempted task(s) to stop")
