@@ -75,7 +75,8 @@ def crash(scheduler: Scheduler) -> None:
     """What kill -9 leaves: the loop and the renewer stop, the lease is not released."""
     scheduler._stop.set()
     scheduler.renewer.stop()
-    scheduler._thread.join(10)
+    if scheduler._thread is not None:
+        scheduler._thread.join(10)
 
 
 def run_takeover(tmp_path, url: str, n_tasks: int = 12) -> dict:  # noqa: ANN001
@@ -84,16 +85,28 @@ def run_takeover(tmp_path, url: str, n_tasks: int = 12) -> dict:  # noqa: ANN001
     db_a, db_b, db_test = Database(url), Database(url), Database(url)
     upgrade(db_test)
     seed_policy(db_test, settings)
-    code = settings.shared_root / "users" / "alice" / "code"  # admission checks paths again
+    code = settings.shared_root / "users" / "alice" / "code"  # inside alice's allowed roots
     code.mkdir(parents=True)
     ids = queue_tasks(db_test, settings, str(code), n_tasks)
     ray = CountingRay()
     a = Scheduler(db_a, settings, FakeProvider(ray))
     b = Scheduler(db_b, settings, FakeProvider(ray))
+    stop_finishing = threading.Event()
+    try:
+        return _race(a, b, ray, db_test, ids, stop_finishing, settings)
+    finally:
+        stop_finishing.set()
+        crash(a)
+        crash(b)
+        for db in (db_a, db_b, db_test):
+            db.dispose()
+
+
+def _race(a: Scheduler, b: Scheduler, ray: CountingRay, db_test: Database, ids: list[int],  # noqa: PLR0913
+          stop_finishing: threading.Event, settings: Settings) -> dict:
     a.start()
     _wait(lambda: a.role == "leader", 10)
     b.start()
-    stop_finishing = threading.Event()
 
     def finisher() -> None:  # Ray's jobs end one by one
         while not stop_finishing.wait(0.15):
@@ -112,8 +125,6 @@ def run_takeover(tmp_path, url: str, n_tasks: int = 12) -> dict:  # noqa: ANN001
     with db_test.read() as s:
         attempts = Counter(a.task_id for a in s.query(Attempt).all())
         statuses = Counter(t.status for t in s.query(Task).filter(Task.id.in_(ids)))
-    for db in (db_a, db_b, db_test):
-        db.dispose()
     return {"ray": ray, "attempts": attempts, "statuses": statuses, "takeover_s": takeover_s,
             "ids": ids, "lease_s": settings.scheduler_lease_seconds}
 
@@ -129,6 +140,8 @@ def check_takeover(result: dict) -> None:
 
 def _ended(db: Database, ids: list[int]) -> int:
     with db.read() as s:
+        failed = s.query(Task).filter(Task.id.in_(ids), Task.status == "FAILED").first()
+        assert failed is None, f"task {failed.id} failed: {failed.reason}"
         return s.query(Task).filter(Task.id.in_(ids), Task.status == "SUCCEEDED").count()
 
 
