@@ -171,10 +171,35 @@ class Admitter:
         return claimed is not None
 
     def claim(self, decision: Admit, address: str, epoch: int | None):  # noqa: ANN201
+        """Build the job outside any write transaction (paths, hydra, interpreter checks can take
+        a second on a cold tree), then claim the row in a short one, guarded by what was read."""
+        built = self._build(decision)
+        if built is None:
+            return None
+        task_id, number, request = built
         with self.db.write() as session:
             # the row, locked; one another transaction holds (a cancel) is skipped this tick
-            task = session.scalars(select(Task).where(Task.id == decision.task_id)
+            task = session.scalars(select(Task).where(Task.id == task_id)
                                    .with_for_update(skip_locked=True)).first()
+            if task is None or task.status != S.QUEUED.value or task.attempts != number - 1:
+                return None
+            sid = request.submission_id
+            if not transition(session, task.id, S.QUEUED, S.SUBMITTING, attempt=number,
+                              reason=f"admitted on {len(decision.placement)} node(s)"
+                                     + (" on borrowed quota" if decision.borrowed else ""),
+                              attempts=number, argv=request.argv):
+                return None
+            session.add(Attempt(task_id=task.id, number=number, submission_id=sid,
+                                status=S.SUBMITTING.value, placement=list(decision.placement),
+                                ray_address=address, cluster_epoch=epoch, created_at=now()))
+            log.info("task %s attempt %s: claimed as %s", task.id, number, sid)
+            return task.id, number, sid, request
+
+    def _build(self, decision: Admit):  # noqa: ANN202
+        """(task id, attempt number, job request) for a QUEUED task, or None; a task whose job
+        cannot be built is failed (or, for a shared-filesystem hiccup, left to retry)."""
+        with self.db.read() as session:
+            task = session.get(Task, decision.task_id)
             if task is None or task.status != S.QUEUED.value:
                 return None
             number = task.attempts + 1
@@ -190,20 +215,12 @@ class Admitter:
                                                self.job_prefix, task.id, spec.env)
                 request = pin_driver(request, decision.placement, self.names)
             except (CompileError, SpecError, ValueError, ArgusError, OSError) as exc:
-                self._build_failed(session, task.id, S.QUEUED, None, exc)
-                return None
-            argv = request.argv
-            sid = request.submission_id
-            if not transition(session, task.id, S.QUEUED, S.SUBMITTING, attempt=number,
-                              reason=f"admitted on {len(decision.placement)} node(s)"
-                                     + (" on borrowed quota" if decision.borrowed else ""),
-                              attempts=number, argv=argv):
-                return None
-            session.add(Attempt(task_id=task.id, number=number, submission_id=sid,
-                                status=S.SUBMITTING.value, placement=list(decision.placement),
-                                ray_address=address, cluster_epoch=epoch, created_at=now()))
-            log.info("task %s attempt %s: claimed as %s", task.id, number, sid)
-            return task.id, number, sid, request
+                failed = exc
+            else:
+                return task.id, number, request
+        with self.db.write() as session:
+            self._build_failed(session, decision.task_id, S.QUEUED, None, failed)
+        return None
 
     def submit(self, cluster: RayCluster, task_id: int, number: int, sid: str, request) -> None:  # noqa: ANN001
         try:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from api.app import create_app
 from argus.services.identity import bootstrap_admin
@@ -189,3 +192,31 @@ def test_two_installations_on_one_ray_cluster_never_share_a_job(api, settings, t
         assert sid(other_scheduler, second["id"]) != sid(scheduler, first["id"])
         assert sorted(ray.jobs) == sorted([sid(scheduler, first["id"]), sid(other_scheduler, second["id"])])
         assert other.get(f"/v1/tasks/{second['id']}").json()["attempts"] == 1
+
+
+def test_claim_builds_the_job_without_holding_the_write_lock(api, monkeypatch):
+    """Compiling (paths, hydra, interpreter checks) happens before the claim's transaction: a
+    write by anyone else during a slow compile goes through at once."""
+    http, ray, scheduler = api
+    task = http.post("/v1/tasks", json=SPEC).json()
+    assert scheduler.lease.acquire()
+    admitter = scheduler.admitter
+    real_compile = admitter.preparer.compile
+    seen: list[float] = []
+
+    def slow_compile(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        def other_writer() -> None:
+            started = time.monotonic()
+            with scheduler.db.write() as session:
+                session.execute(text("UPDATE installation SET created_at = created_at"))
+            seen.append(time.monotonic() - started)
+
+        writer = threading.Thread(target=other_writer)
+        writer.start()
+        writer.join(3)
+        return real_compile(*args, **kwargs)
+
+    monkeypatch.setattr(admitter.preparer, "compile", slow_compile)
+    assert admitter.claim(Admit(task["id"], ("w1",)), ray.address, None) is not None
+    assert seen and seen[0] < 1.0, f"another write waited {seen} s for the claim's transaction"
+    assert http.get(f"/v1/tasks/{task['id']}").json()["status"] == "SUBMITTING"
