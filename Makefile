@@ -46,6 +46,7 @@ test-unit: $(STAMP) browser sftp-client postgres
 	$(PY) -m pytest -q -m "not integration and not cluster"
 
 bench-submit: $(STAMP)
+	command -v wrk || (apt-get update && apt-get install -y wrk)
 	$(PY) bench/submit.py
 
 bench-sched: $(STAMP)
