@@ -129,6 +129,11 @@ class Settings(BaseSettings):
     embed_scheduler: bool = Field(
         default=True, description="Run the scheduler loop inside the API process."
     )
+    sqlite_write_queue: bool = Field(
+        default=True, description="SQLite: this process's writers queue on a lock before taking "
+        "the database's write lock, instead of polling it in SQLite's busy handler (a p99 of "
+        "seconds under concurrent submits). Off only to measure the difference (bench/submit.py)."
+    )
     tick_seconds: float = Field(default=1.0, gt=0, description="Scheduler loop period.")
     scheduler_lease_seconds: float = Field(
         default=15.0, ge=1, le=3600,

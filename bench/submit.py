@@ -3,10 +3,11 @@
 One run, one external load generator in its own process (``wrk``, 32 connections, 15 s each, a
 Lua script that POSTs a JSON body with an Authorization header), against:
 
-(a) a real ``argus server --no-scheduler`` process on loopback (real SQLite file with
-    synchronous=FULL, a real non-admin user's token, a custom task whose code dir is in that
-    user's workspace). The scheduler is off, so only the submit path is measured: tasks stay
-    QUEUED and nothing reaches Ray;
+(a) a real ``argus server --no-scheduler`` process on loopback, twice: writers polling SQLite's
+    write lock in its busy handler (ARGUS_SQLITE_WRITE_QUEUE=false, before) and queued in-process
+    (the default), each on a fresh database (a real SQLite file with synchronous=FULL, a real
+    non-admin user's token, a custom task whose code dir is in that user's workspace). The
+    scheduler is off, so only the submit path is measured: tasks stay QUEUED, nothing reaches Ray;
 (b) Ray's own Jobs API on a real local Ray head started here (its own process group, stopped
     by its pgid). Each job asks for a resource nobody has, so it stays PENDING and only Ray's
     submit path is measured, as for Argus.
@@ -100,9 +101,10 @@ def prepare_argus(root: Path) -> tuple[Settings, str, dict]:
     return settings, token, spec
 
 
-def start_argus(root: Path) -> tuple[subprocess.Popen, str, dict]:
+def start_argus(root: Path, extra_env: dict) -> tuple[subprocess.Popen, str, dict]:
     port = free_port()
-    env = {**os.environ, "ARGUS_STATE_DIR": str(root / "state"), "ARGUS_SHARED_ROOT": str(root / "shared"),
+    env = {**os.environ, **extra_env, "ARGUS_STATE_DIR": str(root / "state"),
+           "ARGUS_SHARED_ROOT": str(root / "shared"),
            "ARGUS_EMBED_SCHEDULER": "false", "ARGUS_RAY_ADDRESS": "http://127.0.0.1:9"}
     proc = subprocess.Popen([str(Path(sys.executable).parent / "argus"), "server", "--no-scheduler",
                              "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
@@ -132,9 +134,10 @@ def check_argus(root: Path, settings: Settings, env: dict, accepted: int) -> tup
     return rows, verify.stdout.strip()
 
 
-def bench_argus(root: Path, args: argparse.Namespace) -> tuple[dict, int, str]:
+def bench_argus(root: Path, args: argparse.Namespace, extra_env: dict) -> tuple[dict, int, str]:
+    root.mkdir()
     settings, token, spec = prepare_argus(root)
-    proc, url, env = start_argus(root)
+    proc, url, env = start_argus(root, extra_env)
     try:
         row = run_wrk(f"{url}/v1/tasks", spec, token, root, "argus", args.connections, args.duration)
     finally:
@@ -166,22 +169,30 @@ def main() -> None:
         raise SystemExit("bench/submit.py needs wrk: `make bench-submit` installs it (apt package wrk)")
     root = Path(tempfile.mkdtemp(prefix="argus-bench-submit-"))
     try:
-        argus_row, rows, verdict = bench_argus(root, args)
+        # before: writers poll SQLite's write lock in its busy handler; after: they queue in-process
+        before = bench_argus(root / "before", args, {"ARGUS_SQLITE_WRITE_QUEUE": "false"})
+        after = bench_argus(root / "after", args, {})
         ray_row = bench_ray(root, args)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
     print(f"\nwrk, {args.connections} connections, {args.duration} s each; load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print(f"{'':34}{'requests':>9}{'accepted/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>8}{'errors':>7}")
-    for name, row in (("argus POST /v1/tasks", argus_row), ("ray POST /api/jobs/", ray_row)):
-        print(f"{name:34}{row['requests']:9d}{row['per_s']:11.1f}{row['p50_us'] / 1000:9.1f}"
+    print(f"{'':38}{'requests':>9}{'accepted/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>8}{'errors':>7}")
+    argus_row = after[0]
+    rows_out = (("argus, busy-handler writers (before)", before[0]), ("argus POST /v1/tasks", argus_row),
+                ("ray POST /api/jobs/", ray_row))
+    for name, row in rows_out:
+        print(f"{name:38}{row['requests']:9d}{row['per_s']:11.1f}{row['p50_us'] / 1000:9.1f}"
               f"{row['p99_us'] / 1000:9.1f}{row['non2xx']:8d}{row['errors']:7d}")
-    print(f"{'ratio argus/ray':34}{'':9}{argus_row['per_s'] / ray_row['per_s']:11.2f}"
+    print(f"{'ratio argus/ray':38}{'':9}{argus_row['per_s'] / ray_row['per_s']:11.2f}"
           f"{argus_row['p50_us'] / ray_row['p50_us']:9.2f}{argus_row['p99_us'] / ray_row['p99_us']:9.2f}"
           f"   (goal: >= 10x accepted/s, p99 < 100 ms, no non-2xx)")
-    print(f"argus: {argus_row['accepted']} accepted by wrk, {rows} tasks in the database "
-          f"(>= accepted: every accepted submit is durable); audit: {verdict}")
+    print(f"{'ratio argus before/ray':38}{'':9}{before[0]['per_s'] / ray_row['per_s']:11.2f}"
+          f"{before[0]['p50_us'] / ray_row['p50_us']:9.2f}{before[0]['p99_us'] / ray_row['p99_us']:9.2f}")
+    for name, (row, rows, verdict) in (("before", before), ("after", after)):
+        print(f"argus {name}: {row['accepted']} accepted by wrk, {rows} tasks in the database "
+              f"(>= accepted: every accepted submit is durable); audit: {verdict}")
 
 
 if __name__ == "__main__":
