@@ -105,6 +105,15 @@ def sign_in(page, world: World, name: str) -> None:  # noqa: ANN001
     page.fill("input[name=token]", world.tokens[name])
     page.click("button[type=submit]")
     page.wait_for_selector("#me-name")
+    page_ready(page)
 
 
-__all__ = ["PEOPLE", "shot", "sign_in"]
+def page_ready(page) -> None:  # noqa: ANN001
+    """Wait until argus.js has attached its handlers (it marks <html data-ready>).
+
+    A selector appearing only means the HTML was parsed; the deferred script may not have run yet,
+    and a change event fired before it does is lost."""
+    page.wait_for_selector("html[data-ready]", state="attached")
+
+
+__all__ = ["PEOPLE", "page_ready", "shot", "sign_in"]

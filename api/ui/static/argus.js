@@ -184,6 +184,8 @@ document.addEventListener("DOMContentLoaded", () => {
   initTaskList();
   initTask();
   if (window.ArgusPages) for (const init of window.ArgusPages) init();
+  // Handlers are attached: scripts (and tests) may act on the page from here on.
+  document.documentElement.dataset.ready = "1";
 });
 
 window.Argus = { el, badge, timeEl, getJSON, postJSON, every, csrf };
