@@ -83,9 +83,13 @@ class TaskDetail(TaskOut):
 
 class TaskList(Out):
     items: list[TaskOut]
-    total: int
+    total: int = Field(description="Every task that matches the filters, whatever the page")
     limit: int
     offset: int
+    after: int | None = Field(None, description="The cursor this page was asked after, if any")
+    next_after: int | None = Field(
+        None, description="Pass as `after` for the next page (keyset: as fast at any depth, and "
+                          "tasks submitted meanwhile neither shift nor repeat rows); null on the last page")
 
 
 class DryRun(Out):

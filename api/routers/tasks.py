@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import acting, audit_of, note
 from api.context import AppContext, get_ctx
-from api.params import Attempt, Offset, TaskId
+from api.params import After, Attempt, Offset, TaskId
 from api.schemas import TEXT, DryRun, EventList, TaskDetail, TaskList, TaskOut
 from argus.authz import Principal, require_action
 from argus.errors import BadRequest
@@ -91,10 +91,13 @@ def list_tasks(
     team: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Offset = 0,
+    after: After = None,
 ) -> Any:
+    """Newest first. Page with ``next_after`` (keyset: as fast at any depth) or ``offset``."""
     statuses = [s.upper() for item in status or [] for s in item.split(",") if s]
     return task_service.list_tasks(ctx.db, statuses=statuses, priority=priority, team=team,
-                                   limit=limit, offset=offset, visible=access.visible_filter(who))
+                                   limit=limit, offset=offset, after=after,
+                                   visible=access.visible_filter(who))
 
 
 @router.get("/{task_id}", summary="One task with its attempts", response_model=TaskDetail)

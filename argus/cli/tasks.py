@@ -46,13 +46,15 @@ def follow_task(client: ArgusClient, task_id: int, *, quiet: bool = False,
 @click.option("--team", help="Only this team.")
 @click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
 @click.option("--offset", type=click.IntRange(0), default=0)
+@click.option("--after", type=click.IntRange(1), metavar="ID",
+              help="Only tasks older than task ID (the next page: the ID the last page names).")
 @output_option
 @pass_state
 def list_cmd(state: CliState, status: tuple[str, ...], priority: str | None, team: str | None,
-             limit: int, offset: int, output: str) -> None:
+             limit: int, offset: int, after: int | None, output: str) -> None:
     """List tasks, newest first."""
     result = state.client().list(status=list(status) or None, priority=priority, team=team,
-                                 limit=limit, offset=offset)
+                                 limit=limit, offset=offset, after=after)
     if output == "json":
         emit_json(result)
         return
@@ -61,8 +63,8 @@ def list_cmd(state: CliState, status: tuple[str, ...], priority: str | None, tea
              "-" if t["latest_step"] is None else t["latest_step"], age(t["created_at"]),
              t["reason"][:80]] for t in result["items"]]
     table(rows, ["ID", "NAME", "KIND", "PRIORITY", "STATUS", "TRIES", "STEP", "AGE", "REASON"])
-    if result["total"] > offset + len(rows):
-        click.echo(f"({result['total']} in all; --offset {offset + len(rows)} for more)")
+    if result.get("next_after"):
+        click.echo(f"({result['total']} in all; --after {result['next_after']} for more)")
 
 
 @click.command()

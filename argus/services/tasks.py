@@ -102,9 +102,14 @@ def list_tasks(
     team: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    after: int | None = None,
     visible: Any = None,
 ) -> dict[str, Any]:
-    """``visible``: a WHERE clause limiting the list to what the caller may see."""
+    """Newest first (by id). ``visible``: a WHERE clause limiting the list to what the caller
+    may see. ``after``: a keyset cursor, the id of the last task of the previous page (its
+    ``next_after``): the page starts with the next older task that matches, found through the
+    primary key however deep it is; ``offset`` then counts from there. ``total`` counts every
+    match, cursor or not; ``next_after`` is None on the last page."""
     query = select(Task)
     if visible is not None:
         query = query.where(visible)
@@ -116,12 +121,15 @@ def list_tasks(
         query = query.where(Task.owner == owner)
     if team:
         query = query.where(Task.team == team)
+    page = query if after is None else query.where(Task.id < after)
     with db.read() as session:
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = session.scalars(query.order_by(Task.id.desc()).limit(limit).offset(offset)).all()
+        rows = session.scalars(page.order_by(Task.id.desc()).limit(limit + 1).offset(offset)).all()
+        rows, more = rows[:limit], len(rows) > limit  # one row more says whether a next page exists
         attempts = current_attempts(session, rows)
         items = [task_view(t, attempts.get(t.id)) for t in rows]
-    return {"items": items, "total": total, "limit": limit, "offset": offset}
+    return {"items": items, "total": total, "limit": limit, "offset": offset, "after": after,
+            "next_after": rows[-1].id if more else None}
 
 
 def get(db: Database, task_id: int) -> dict[str, Any]:
