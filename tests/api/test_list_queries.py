@@ -50,4 +50,5 @@ def test_list_queries_do_not_grow_with_the_page_and_show_current_attempts(tmp_pa
         assert listed[task_id]["status"] == one["status"]
     small = _statements(db, lambda: task_service.list_tasks(db, limit=1, offset=len(ids) - 1))  # the oldest
     large = _statements(db, lambda: task_service.list_tasks(db, limit=50))
-    assert large == small, (small, large)
+    keyset = _statements(db, lambda: task_service.list_tasks(db, limit=50, after=ids[-1]))
+    assert large == small == keyset, (small, large, keyset)
