@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: sftp-client venv browser promtool demo test test-unit test-integration bench-submit bench-sched bench-rejoin bench-cli bench-latency bench-list bench-transfer bench-metrics bench-ui clean lint-imports
+.PHONY: sftp-client venv browser promtool demo test test-unit test-integration bench-submit bench-sched bench-rejoin bench-cli bench-latency bench-list bench-tick bench-transfer bench-metrics bench-ui clean lint-imports
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,9 @@ bench-latency: $(STAMP)
 
 bench-list: $(STAMP)
 	$(PY) bench/list_scale.py
+
+bench-tick: $(STAMP)
+	$(PY) bench/tick_scale.py
 
 clean:
 	rm -rf $(VENV) .state .cache .pytest_cache
