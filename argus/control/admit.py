@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from argus.control.loans import open_loans, rebalance_now
 from argus.control.reconcile import load_live
@@ -110,11 +110,12 @@ class Admitter:
         snapshot = build_snapshot(self.db, self.settings, nodes, reachable, policy)
         pending = {p.task_id: p for p in snapshot.pending}
         admitted: list[Pending] = []
+        waits: dict[int, str] = {}
         for decision in plan(snapshot, policy):
             try:
                 if isinstance(decision, Wait):
-                    reason = decision.reason if reachable or not why_not else f"waiting for the Ray cluster: {why_not}"
-                    self._set_reason(decision.task_id, reason)
+                    waits[decision.task_id] = (decision.reason if reachable or not why_not
+                                               else f"waiting for the Ray cluster: {why_not}")
                 elif isinstance(decision, Preempt):
                     self.preempt(decision)
                 elif isinstance(decision, Admit) and cluster is not None:
@@ -123,6 +124,7 @@ class Admitter:
             except Exception:  # noqa: BLE001 - one bad task must not stop the others' decisions
                 log.exception("task %s: acting on %s failed", getattr(decision, "task_id", "?"),
                               type(decision).__name__)
+        self._set_reasons(waits)
         if reachable:
             save_usage(self.db, policy, snapshot, admitted)
 
@@ -154,13 +156,17 @@ class Admitter:
                      decision.preemptor_task_id, decision.reason)
             return True
 
-    def _set_reason(self, task_id: int, reason: str) -> None:
+    def _set_reasons(self, reasons: dict[int, str]) -> None:
+        """Why each waiting task waits: one transaction for all of them (one per task cost ~1.5 ms
+        of CPU each, most of a tick with hundreds queued), a row written only where it changed."""
+        if not reasons:
+            return
+        tasks = Task.__table__
+        changed = (update(tasks).where(tasks.c.id == bindparam("task_id"), tasks.c.status == S.QUEUED.value,
+                                       tasks.c.reason != bindparam("why"))
+                   .values(reason=bindparam("why")))
         with self.db.write() as session:
-            session.execute(
-                update(Task)
-                .where(Task.id == task_id, Task.status == S.QUEUED.value, Task.reason != reason)
-                .values(reason=reason)
-            )
+            session.execute(changed, [{"task_id": i, "why": why} for i, why in reasons.items()])
 
     def admit(self, cluster: RayCluster, epoch: int | None, decision: Admit) -> bool:
         if self._waiting(decision.task_id):

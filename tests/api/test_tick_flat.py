@@ -6,16 +6,20 @@ queued), one of them also holding 3,000 ended tasks with their attempts, events 
 progress handler: rows visited, index entries compared), which, unlike time, is the same on every
 run: a statement that scanned ended tasks (a missing index, a history read) would add thousands.
 Checked for a steady tick and for a tick in which a job ends and the next task is admitted
-(transitions, events, the audit chain, a claim). bench/tick_scale.py measures the time."""
+(transitions, events, the audit chain, a claim). bench/tick_scale.py measures the time.
+
+Also: the waiting tasks' reasons are written in one transaction per tick, however many wait."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from argus.control.loop import Scheduler
+from argus.db.models import Task
+from argus.errors import RayUnavailable
 from argus.services import tasks as task_service
 from taskspec import load_spec_data
 from tests.api.conftest import build_world
@@ -27,12 +31,12 @@ SPEC = {"kind": "custom", "name": "t", "code": str(EXAMPLES / "tiny_train"), "co
         "resources": {"nodes": 1, "cpus": 1, "gpus_per_node": 4}}
 
 
-def _loaded(root: Path, ended: int) -> tuple[Scheduler, FakeRay]:
+def _loaded(root: Path, ended: int, queued: int = 4) -> tuple[Scheduler, FakeRay]:
     settings, db, _ = build_world(root)
     settings = settings.model_copy(update={"shared_paths": [EXAMPLES]})
     insert_ended(db, ended, settings.checkpoint_root, SPEC)
     spec = load_spec_data(SPEC, source="t")
-    for _ in range(6):  # 8 GPUs: two run, four wait
+    for _ in range(2 + queued):  # 8 GPUs: two run, the others wait
         task_service.create_task(db, settings, spec, owner="alice", team="red")
     ray = FakeRay()
     scheduler = Scheduler(db, settings, FakeProvider(ray))
@@ -91,3 +95,33 @@ def test_a_tick_that_ends_a_job_and_admits_the_next_does_the_same_work(worlds):
         assert sum(1 for s in ray.jobs.values() if s == "RUNNING") == 2, "the next task was not admitted"
     small, large = counts
     assert large <= small * 1.1, (small, large)
+
+
+def _write_transactions(scheduler: Scheduler) -> int:
+    begun = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
+        if statement.startswith("BEGIN IMMEDIATE"):
+            begun.append(statement)
+
+    event.listen(scheduler.db.write_engine, "before_cursor_execute", seen)
+    try:
+        scheduler.tick()
+    finally:
+        event.remove(scheduler.db.write_engine, "before_cursor_execute", seen)
+    return len(begun)
+
+
+def test_wait_reasons_are_written_in_one_transaction_however_many_wait(tmp_path):
+    few, _ = _loaded(tmp_path / "few", 0, queued=2)
+    many, ray = _loaded(tmp_path / "many", 0, queued=30)
+    assert _write_transactions(few) == _write_transactions(many)
+    with many.db.read() as session:
+        reasons = session.scalars(select(Task.reason).where(Task.status == "QUEUED")).all()
+    assert len(reasons) == 30 and all(r and r != "queued" for r in reasons), set(reasons)  # the planner's why
+    ray.failures["list_jobs"] = [RayUnavailable("connection refused")]
+    ray.failures["nodes"] = [RayUnavailable("connection refused")]
+    many.tick()
+    with many.db.read() as session:
+        reasons = set(session.scalars(select(Task.reason).where(Task.status == "QUEUED")))
+    assert len(reasons) == 1 and "Ray" in reasons.pop()

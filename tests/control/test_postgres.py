@@ -126,9 +126,12 @@ def test_the_api_and_the_loop_on_postgresql(pg, tmp_path):
     scheduler = Scheduler(pg, settings, FakeProvider(ray))
     with ServerThread(app) as server, httpx.Client(base_url=server.url, headers=headers) as http:
         ids = [http.post("/v1/tasks", json={**spec, "name": f"t{i}"}).json()["id"] for i in range(3)]
+        waits = http.post("/v1/tasks", json={**spec, "resources": {"nodes": 5, "cpus": 1}}).json()["id"]
         scheduler.tick()
         scheduler.tick()
         assert {http.get(f"/v1/tasks/{i}").json()["status"] for i in ids} == {"RUNNING"}
+        waiting = http.get(f"/v1/tasks/{waits}").json()  # the wait reasons' one write, on PostgreSQL
+        assert waiting["status"] == "QUEUED" and waiting["reason"] not in ("", "queued"), waiting["reason"]
         for sid in list(ray.jobs):
             ray.end(sid, "SUCCEEDED", 0)
         scheduler.tick()
