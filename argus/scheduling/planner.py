@@ -20,7 +20,6 @@ from operator import attrgetter
 from argus.scheduling.fairshare import FairShare
 from argus.scheduling.placement import Capable, Demand, FreeMap, Node, explain, num
 from argus.scheduling.policy import Policy
-from argus.scheduling.preempt import search
 from argus.scheduling.quota import QuotaBook
 from argus.scheduling.victims import VictimIndex
 
@@ -110,21 +109,22 @@ def order(pending: Sequence[Pending], policy: Policy, fs: FairShare, now: float)
 def _by_share(teams: dict[str, list[Pending]], fs: FairShare, now: float) -> Iterator[Pending]:
     queues = {team: sorted(tasks, key=ARRIVAL, reverse=True)
               for team, tasks in teams.items()}
+    priority = fs.priority
 
-    def key(t: str) -> tuple[float, float, int]:
-        head = queues[t][-1]
-        return fs.priority(t or None, now - head.queued_at), -head.queued_at, -head.task_id
+    def key(t: str, head: Pending) -> tuple[float, float, int]:
+        return priority(t or None, now - head.queued_at), -head.queued_at, -head.task_id
 
     # a team's key changes when its head is taken or when an admission charges fair share
-    keys, charges = {t: key(t) for t in queues}, fs.charges
+    charges = -1
     while queues:
         # within a team the oldest is best; across teams the fair-share + age priority decides
         if fs.charges != charges:
-            keys, charges = {t: key(t) for t in queues}, fs.charges
-        team = max(queues, key=keys.__getitem__)
-        yield queues[team].pop()
-        if queues[team]:
-            keys[team] = key(team)
+            keys, charges = {t: key(t, q[-1]) for t, q in queues.items()}, fs.charges
+        team = max(keys, key=keys.__getitem__)
+        queue = queues[team]
+        yield queue.pop()
+        if queue:
+            keys[team] = key(team, queue[-1])
         else:
             del queues[team], keys[team]
 
@@ -236,7 +236,7 @@ class _Pass:
         index = self.victims
         if index.none_for(key) or index.hopeless(key, p.demand, self.soon):
             return []
-        victims, fitting = search(p.demand, self.soon, index.pool(key), index.largest)
+        victims, fitting = index.search(key, p.demand, self.soon)
         if not victims:
             if fitting is not None:
                 index.fail(key, p.demand, fitting)
@@ -300,13 +300,23 @@ def plan(snapshot: Snapshot, policy: Policy | None = None) -> list[Decision]:
         return [Wait(p.task_id, "waiting for the Ray cluster: its head is unreachable") for p in snapshot.pending]
     state = _Pass(snapshot, policy)
     decisions: list[Decision] = []
+    waiting = state.waiting_by_rank
+    # tasks of a higher class left waiting, for the class of the last task that waited: it changes
+    # only when a task of a higher class waits, and then that class is the last one seen
+    rank_then, higher = None, 0
+    said: dict[tuple[str, int], str] = {}
     for p in borrowers_last(order(snapshot.pending, policy, state.fs, snapshot.now), state):
         out = state.decide(p)
         wait = out[-1]
         if isinstance(wait, Wait):
-            higher = sum(n for rank, n in state.waiting_by_rank.items() if rank < p.priority_rank)
+            rank = p.priority_rank
+            if rank != rank_then:
+                rank_then, higher = rank, sum(n for r, n in waiting.items() if r < rank)
             if higher and "preempting" not in wait.reason:
-                out[-1] = Wait(p.task_id, f"{wait.reason}; behind {higher} task(s) of higher priority")
-            state.waiting_by_rank[p.priority_rank] += 1
+                reason = said.get((wait.reason, higher))
+                if reason is None:
+                    reason = said[(wait.reason, higher)] = f"{wait.reason}; behind {higher} task(s) of higher priority"
+                out[-1] = Wait(p.task_id, reason)
+            waiting[rank] += 1
         decisions.extend(out)
     return decisions
