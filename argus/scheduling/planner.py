@@ -150,6 +150,9 @@ class _Pass:
         self.version = 0  # bumps whenever room is given back; keys the failure cache
         self.failed: dict[Demand, tuple[int, str]] = {}
         self.waiting_by_rank: dict[int, int] = defaultdict(int)
+        self.rank_then: int | None = None  # the class of the last task left waiting
+        self.higher = 0  # how many of a higher class than ``rank_then`` wait
+        self.said: dict[tuple[str, int], str] = {}  # (reason, higher) -> the reason with the count
         self.full_now: set[Demand] = set()  # shapes that no longer fit in ``free``
         self.full_soon: dict[Demand, tuple[int, int]] = {}  # shape -> (len(grown) then, nodes fitting)
         self.changes = 0  # bumps whenever room is taken or a search touched the free map
@@ -161,18 +164,39 @@ class _Pass:
         self.changes += 1
 
     def decide(self, p: Pending) -> list[Decision]:
-        """What to do with ``p``. Between two changes of the pass's state (room held, a search
-        that touched the free map) a task of the same team, shape and class that is not past the
-        maximum wait gets the wait the last one got."""
+        """What to do with ``p``; a task left waiting also learns how many of a higher class wait."""
         memo = (p.team, p.demand, p.priority_rank)
         starved = self.now - p.queued_at >= self.policy.max_wait_seconds > 0
-        if not starved and (hit := self.waits.get(memo)) is not None and hit[0] == self.changes:
-            return [Wait(p.task_id, hit[1])]
+        if not starved and (reason := self.repeat(memo)) is not None:
+            return [self.waiting(p, reason)]
         before = self.changes
         out = self.decide_afresh(p)
-        if not starved and self.changes == before and len(out) == 1 and isinstance(out[0], Wait):
-            self.waits[memo] = (before, out[0].reason)
+        wait = out[-1]
+        if isinstance(wait, Wait):
+            if not starved and self.changes == before and len(out) == 1:
+                self.waits[memo] = (before, wait.reason)
+            out[-1] = self.waiting(p, wait.reason)
         return out
+
+    def repeat(self, memo: tuple) -> str | None:
+        """Between two changes of the pass's state (room held, a search that touched the free
+        map) a task of the same team, shape and class that is not past the maximum wait gets
+        the wait the last one got."""
+        hit = self.waits.get(memo)
+        return hit[1] if hit is not None and hit[0] == self.changes else None
+
+    def waiting(self, p: Pending, reason: str) -> Wait:
+        """``p`` waits for ``reason``, behind the tasks of a higher class left waiting so far."""
+        rank = p.priority_rank
+        if rank != self.rank_then:  # the count changes only when a task of a higher class waits
+            self.rank_then, self.higher = rank, sum(n for r, n in self.waiting_by_rank.items() if r < rank)
+        self.waiting_by_rank[rank] += 1
+        if self.higher and "preempting" not in reason:
+            said = self.said.get((reason, self.higher))
+            if said is None:
+                said = self.said[(reason, self.higher)] = f"{reason}; behind {self.higher} task(s) of higher priority"
+            reason = said
+        return Wait(p.task_id, reason)
 
     def decide_afresh(self, p: Pending) -> list[Decision]:
         d = p.demand
@@ -300,23 +324,6 @@ def plan(snapshot: Snapshot, policy: Policy | None = None) -> list[Decision]:
         return [Wait(p.task_id, "waiting for the Ray cluster: its head is unreachable") for p in snapshot.pending]
     state = _Pass(snapshot, policy)
     decisions: list[Decision] = []
-    waiting = state.waiting_by_rank
-    # tasks of a higher class left waiting, for the class of the last task that waited: it changes
-    # only when a task of a higher class waits, and then that class is the last one seen
-    rank_then, higher = None, 0
-    said: dict[tuple[str, int], str] = {}
     for p in borrowers_last(order(snapshot.pending, policy, state.fs, snapshot.now), state):
-        out = state.decide(p)
-        wait = out[-1]
-        if isinstance(wait, Wait):
-            rank = p.priority_rank
-            if rank != rank_then:
-                rank_then, higher = rank, sum(n for r, n in waiting.items() if r < rank)
-            if higher and "preempting" not in wait.reason:
-                reason = said.get((wait.reason, higher))
-                if reason is None:
-                    reason = said[(wait.reason, higher)] = f"{wait.reason}; behind {higher} task(s) of higher priority"
-                out[-1] = Wait(p.task_id, reason)
-            waiting[rank] += 1
-        decisions.extend(out)
+        decisions.extend(state.decide(p))
     return decisions

@@ -15,8 +15,9 @@ Three shortcuts that leave every choice of :func:`search` as it was:
   node have passed. The stream's choice is the ``nodes`` nodes that fit with exactly ``L``
   victims whose ``L``-th victim comes first in preference order; so each pool keeps its nodes
   sorted by the place of their ``L``-th victim (kept up to date on the nodes whose victims left),
-  and the search reads them in that order. When fewer than enough nodes qualify, the plain
-  stream decides.
+  and the search reads them in that order, stopping once enough qualify. Reading a node
+  repeats the stream's steps on it, so when too few qualify the nodes read give the stream's
+  answer too.
 """
 
 from __future__ import annotations
@@ -50,6 +51,12 @@ class VictimIndex:
             for node_id in r.placement:
                 self.on_node[node_id].append(r)
         self.position = {r.task_id: i for i, r in enumerate((*self.exposed, *self.shielded))}
+        # whether a key allows a victim depends only on the victim's kind: one check per kind
+        self.kind = {r.task_id: (r.rank, r.team or "", r.task_id in borrowed, r.task_id in self.shielded_ids)
+                     for r in preemptible}
+        self.of_kind: dict[tuple, Victim] = {}
+        for r in preemptible:
+            self.of_kind.setdefault(self.kind[r.task_id], r)
         self.pools: dict[PoolKey, list[Victim]] = {}  # keys whose pools are equal share one list
         self.pool_id: dict[PoolKey, int] = {}
         self.distinct: dict[int, list[Victim]] = {}  # pool id -> its list
@@ -75,7 +82,8 @@ class VictimIndex:
     def _listed(self, key: PoolKey) -> list[Victim]:
         victims = self.pools.get(key)
         if victims is None:
-            victims = [r for r in (*self.exposed, *self.shielded) if self.allows(r, key)]
+            ok, kind = {k: self.allows(r, key) for k, r in self.of_kind.items()}, self.kind
+            victims = [r for r in (*self.exposed, *self.shielded) if ok[kind[r.task_id]]]
             # urgent classes of every team may stop the same victims: share their pool
             pid = next((i for i, other in self.distinct.items() if other == victims), len(self.distinct))
             victims = self.distinct.setdefault(pid, victims)
@@ -118,15 +126,18 @@ class VictimIndex:
         least = fewest_victims(demand, free, self.largest)
         if least >= 2:
             have = free.count_fitting(demand, stop=demand.nodes)
-            if have < demand.nodes and (needs := self._by_node(key, demand, free, least, demand.nodes - have)):
-                return settle(demand, free, needs, self.position), None
+            if have < demand.nodes and (found := self._by_node(key, demand, free, least, demand.nodes - have)):
+                needs, fitting = found
+                return (settle(demand, free, needs, self.position), None) if needs else ([], have + fitting)
         return search(demand, free, self.pool(key), self.largest)
 
     def _by_node(self, key: PoolKey, demand: Demand, free: FreeMap, least: int,
-                 wanted: int) -> list[list[Victim]] | None:
-        """The victims of the ``wanted`` nodes that fit with exactly ``least`` victims, the earliest
-        ``least``-th victim first: what the stream would choose. None: too few such nodes (or a
-        node fits with fewer, which ``least`` rules out), so the stream must decide."""
+                 wanted: int) -> tuple[list[list[Victim]], int] | None:
+        """What the stream would find, read node by node: the victims of the ``wanted`` cheapest
+        nodes — those that fit with exactly ``least`` victims, the earliest ``least``-th victim
+        first, then (when too few) those that need more, as the stream sorts them — or, when
+        fewer nodes can fit at all, none and how many can. None: a node fits with fewer than
+        ``least`` victims, which ``least`` rules out; the stream decides."""
         pid = self._pid(key)
         nodes = self.deep.get((pid, least))
         if nodes is None:
@@ -134,26 +145,33 @@ class VictimIndex:
         nodes.update(set(self.grown[nodes.seen:]), len(self.grown))
         model = demand.gpu_model if demand.gpus else None
         needs: list[list[Victim]] = []
+        more: list[tuple[int, int, str, list[Victim]]] = []  # nodes that need more than ``least``
         for _, node_id in nodes.order:
             if node_id not in free.cpus or (model and free.model.get(node_id) != model):
                 continue
             cpus, gpus, need = free.cpus[node_id], free.gpus[node_id], []
-            for r in nodes.victims[node_id]:
+            for r in nodes.victims[node_id]:  # the stream's steps on this node, in its order
                 if r.task_id not in self.candidates:
                     continue
                 cpus += r.demand.cpus
                 gpus += r.demand.gpus
                 need.append(r)
                 if cpus + EPS >= demand.cpus and gpus + EPS >= demand.gpus:
-                    if len(need) < least:
-                        return None
-                    needs.append(need)
-                    if len(needs) == wanted:
-                        return needs
                     break
-                if len(need) == least:
-                    break
-        return None
+            else:
+                continue  # never fits
+            if len(need) < least:
+                return None
+            if len(need) > least:
+                more.append((len(need), self.position[need[-1].task_id], node_id, need))
+                continue
+            needs.append(need)
+            if len(needs) == wanted:  # nothing later can sort before these
+                return needs, wanted
+        if len(needs) + len(more) < wanted:
+            return [], len(needs) + len(more)
+        more.sort(key=lambda c: c[:3])
+        return needs + [need for *_, need in more[:wanted - len(needs)]], wanted
 
     def fail(self, key: PoolKey, demand: Demand, fitting: int) -> None:
         """A search for ``demand`` by ``key`` found ``fitting`` (= C + H) nodes, too few."""
@@ -165,6 +183,8 @@ class VictimIndex:
         if record is None:
             return False
         seen, bound = record
+        if seen == len(self.grown):
+            return True  # no node gained room since: ``bound`` is still below ``demand.nodes``
         for node_id in set(self.grown[seen:]):
             bound += self._fitting(node_id, key, demand, free)
         if bound >= demand.nodes:
