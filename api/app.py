@@ -35,7 +35,8 @@ def create_app(
     db: Database | None = None,
     embed_scheduler: bool | None = None,
 ) -> FastAPI:
-    db = db or Database(settings.database_url, write_queue=settings.sqlite_write_queue)
+    db = db or Database(settings.database_url, write_queue=settings.sqlite_write_queue,
+                       group_commit=settings.group_commit)
     upgrade(db)
     seed_policy(db, settings)
     settings.log_dir.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
@@ -10,6 +10,7 @@ from argus.cluster import ClusterProvider
 from argus.db.engine import Database
 from argus.control.loop import Scheduler
 from argus.metrics.server import ServerMetrics
+from argus.services.identity import Principals
 from argus.services.prepare import Preparer
 from argus.services.storage import Storage
 from argus.settings import Settings
@@ -24,6 +25,10 @@ class AppContext:
     metrics: ServerMetrics
     scheduler: Scheduler | None = None
     storage: Storage | None = None
+    principals: Principals = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.principals = Principals(self.db, recheck_s=self.settings.auth_recheck_seconds)
 
     def wake_scheduler(self) -> None:
         """A new task or a cancel: the embedded loop looks now, not at its next tick. (A loop in

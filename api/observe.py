@@ -7,6 +7,7 @@ until its headers, not for hours); nothing is buffered or wrapped.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -16,6 +17,14 @@ from argus.metrics.server import ServerMetrics
 class Timing:
     def __init__(self, app: ASGIApp, metrics: ServerMetrics):
         self.app, self.metrics = app, metrics
+        self._children: dict[tuple[str, str, int], Any] = {}  # labels() is a locked lookup
+
+    def _child(self, method: str, template: str, status: int) -> Any:
+        key = (method, template, status)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.metrics.http.labels(method, template, str(status))
+        return child
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -26,7 +35,7 @@ class Timing:
         async def timed(message: Message) -> None:
             if message["type"] == "http.response.start":
                 template = getattr(scope.get("route"), "path", None) or "unmatched"
-                self.metrics.http.labels(scope["method"], template, str(message["status"])).observe(
+                self._child(scope["method"], template, message["status"]).observe(
                     time.perf_counter() - start)
             await send(message)
 

@@ -120,6 +120,13 @@ class Settings(BaseSettings):
                     "X-Forwarded-For the API believes; none by default (the peer's address is "
                     "the source).",
     )
+    auth_recheck_seconds: float = Field(
+        default=0.5, ge=0, le=60,
+        description="Authenticated tokens are kept in memory while the identity epoch stands; "
+                    "a server reads the epoch at most this often, so a token or grant revoked "
+                    "through another server stops working here within this time (at once "
+                    "through this one). 0: read the database on every request.",
+    )
     audit_noise_per_minute: int = Field(
         default=30, ge=1,
         description="Unauthenticated refusals audited per source address and minute; the rest "
@@ -133,6 +140,11 @@ class Settings(BaseSettings):
         default=True, description="SQLite: this process's writers queue on a lock before taking "
         "the database's write lock, instead of polling it in SQLite's busy handler (a p99 of "
         "seconds under concurrent submits). Off only to measure the difference (bench/submit.py)."
+    )
+    group_commit: bool = Field(
+        default=True, description="Submits that arrive while another is being written share its "
+        "next transaction (one commit and one fsync for many; each answered once its own write "
+        "committed). Off only to measure the difference (bench/submit.py)."
     )
     tick_seconds: float = Field(default=1.0, gt=0, description="Scheduler loop period.")
     scheduler_lease_seconds: float = Field(

@@ -25,6 +25,7 @@ router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 Ctx = Annotated[AppContext, Depends(get_ctx)]
 
 
+SAFE_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's: ~10x faster, same output
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
 
 
@@ -38,7 +39,7 @@ def _parse_spec(body: bytes, ctype: str, source: str) -> tuple[CustomTask | Verl
             data = read_json(text, source=source)
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
-        return load_spec_data(data, source=source), yaml.safe_dump(data, sort_keys=False)
+        return load_spec_data(data, source=source), yaml.dump(data, Dumper=SAFE_DUMPER, sort_keys=False)
     raise BadRequest(f"unsupported Content-Type '{ctype}'; send application/json or application/yaml")
 
 

@@ -11,7 +11,9 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_body
 from api.ui import pages_admin, pages_auth, pages_cluster, pages_files, pages_submit, pages_tasks, pages_usage
@@ -29,6 +31,35 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 def _is_page(request: Request) -> bool:
     path = request.url.path
     return path.startswith("/ui") and not path.startswith(("/ui/api/", "/ui/static/"))
+
+
+class UiHeaders:
+    """Security headers on everything under /ui (and no caching of pages). Plain ASGI: the API's
+    requests pass it untouched, with no per-request wrapping (BaseHTTPMiddleware costs ~0.2 ms
+    a request on the submit path)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not path.startswith("/ui"):
+            await self.app(scope, receive, send)
+            return
+        page = not path.startswith(("/ui/api/", "/ui/static/"))
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["Content-Security-Policy"] = CSP
+                headers["X-Frame-Options"] = "DENY"
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["Referrer-Policy"] = "same-origin"
+                if page and "cache-control" not in headers:
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 def _install_errors(app: FastAPI) -> None:
@@ -64,17 +95,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.state.ui_templates = environment()
     _install_errors(app)
 
-    @app.middleware("http")
-    async def _headers(request: Request, call_next):  # noqa: ANN001, ANN202
-        response = await call_next(request)
-        if request.url.path.startswith("/ui"):
-            response.headers["Content-Security-Policy"] = CSP
-            response.headers["X-Frame-Options"] = "DENY"
-            response.headers["X-Content-Type-Options"] = "nosniff"
-            response.headers["Referrer-Policy"] = "same-origin"
-            if _is_page(request):
-                response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.add_middleware(UiHeaders)
 
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
     for module in (pages_auth, pages_tasks, pages_submit, pages_cluster, pages_files, pages_admin, pages_usage):

@@ -1,8 +1,8 @@
 """What every UI route shares: the signed-in viewer, CSRF checks, template rendering.
 
 ``ui_acting("task.cancel")`` is the UI's twin of :func:`api.auth.acting`: it starts the
-request's audit entry and authenticates the session's token with the same
-``identity.authenticate`` the API uses; the permission checks are the services' own.
+request's audit entry and authenticates the session's token through the same cached
+``Principals`` as the API (argus/services/identity.py); the permission checks are the services' own.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from api.ui.sessions import CSRF_HEADER, SESSION_COOKIE, SessionStore, UiSession
 from argus.authz import ACTIONS, Principal, allows
 from argus.db.audit import RequestAudit
 from argus.errors import Forbidden, Unauthorized
-from argus.services import identity
 
 TEMPLATES = Path(__file__).parent / "templates"
 NAV = [("tasks", "Tasks", "task.list"), ("submit", "Submit", "task.submit"),
@@ -118,7 +117,9 @@ def ui_acting(action: str) -> Callable[[Request], Awaitable[Viewer]]:
         if session is None:
             raise NeedsLogin()
         try:
-            principal = await run_in_threadpool(identity.authenticate, get_ctx(request).db, session.token)
+            principals = get_ctx(request).principals
+            principal = principals.cached(session.token) or await run_in_threadpool(
+                principals.authenticate, session.token)
         except Unauthorized as exc:
             store.drop(session.sid)
             raise NeedsLogin() from exc

@@ -2,7 +2,8 @@
 
 The cookie carries only the session id (32 random bytes); the Argus token the user signed in
 with stays in this process's memory, so every page authenticates through the same
-``identity.authenticate`` as the API (a revoked or expired token ends the session at once).
+``Principals`` cache as the API (a revoked or expired token ends the session: at once when revoked
+through this server, within ARGUS_AUTH_RECHECK_SECONDS through another).
 A session ends at sign-out, after ``ARGUS_UI_SESSION_SECONDS``, or when its token expires,
 whichever is first. Each session has its own CSRF token, checked on every form and on every
 state-changing fetch (``X-CSRF-Token``). The store is bounded: past ``max_sessions`` the oldest

@@ -15,13 +15,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from argus.db.engine import ON_COMMIT
 from argus.db.models import AuditEntry
 
 GENESIS = "0" * 64
+TAIL = "argus.audit_tail"  # session.info: the hash of the entry this transaction appended last
 PG_LOCK_KEY = 0x4172677573  # "Argus": one chain, one appender at a time
 FIELDS = ("ts", "actor", "token_name", "source_ip", "action", "target", "params", "outcome",
           "request_id")
@@ -98,14 +99,26 @@ def append(
         "params": capped_params(params or {}),
         "outcome": outcome[:32], "request_id": request_id[:short],
     }
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
-    prev = session.scalar(select(AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1))
-    prev = prev or GENESIS
+    prev = session.info.get(TAIL)
+    if prev is None:  # the first entry of this transaction: lock the chain, read its tail
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
+        prev = session.scalar(select(AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1))
+        prev = prev or GENESIS
     entry = AuditEntry(**fields, prev_hash=prev, entry_hash=entry_hash(prev, fields))
     session.add(entry)
     session.flush()
+    # The chain stays locked until this transaction ends (BEGIN IMMEDIATE / the advisory lock):
+    # the next entry of a group commit links to this one without reading it back.
+    session.info[TAIL] = entry.entry_hash
     return entry
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_tail(session: Session) -> None:
+    """The chain's lock ends with the transaction, and so does what it knew of the tail."""
+    session.info.pop(TAIL, None)
 
 
 @dataclass

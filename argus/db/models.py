@@ -162,6 +162,17 @@ class SchedulerLease(Base):
     renewed_at: Mapped[float] = mapped_column(Float, default=0.0)
 
 
+class Counter(Base):
+    """Named counters that caches in other processes watch (migration 0013). ``identity``: one
+    more on every change of users, grants or tokens (argus/db/epochs.py), so a server's cached
+    principals are dropped once any server revokes a token or a grant."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class TeamPolicy(Base):
     """A team's fair-share weight and quota per flavor, as the scheduler uses it (migration 0007).
 

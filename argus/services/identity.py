@@ -9,13 +9,16 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
 import time
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
 
 from argus.authz import GRANTABLE, ROLES, TEAM_ADMIN_GRANTS, Principal, Scope, require, require_action
-from argus.db import audit
+from argus.db import audit, epochs
 from argus.db.audit import RequestAudit
 from argus.db.engine import Database
 from argus.db.migrate import upgrade
@@ -242,12 +245,20 @@ def revoke_token(db: Database, actor: Principal, user: str, name: str, *,
         return token_view(row)
 
 
+NO_TOKEN = ("this call needs an API token: send 'Authorization: Bearer <token>' "
+            "(the CLI reads ARGUS_TOKEN or its config file)")
+
+
 def authenticate(db: Database, token: str | None) -> Principal:
     """The principal a bearer token stands for, or Unauthorized (missing, unknown, expired,
     revoked, disabled user)."""
+    return _authenticate(db, token)[0]
+
+
+def _authenticate(db: Database, token: str | None) -> tuple[Principal, float | None]:
+    """The principal and the token's expiry."""
     if not token:
-        raise Unauthorized("this call needs an API token: send 'Authorization: Bearer <token>' "
-                           "(the CLI reads ARGUS_TOKEN or its config file)")
+        raise Unauthorized(NO_TOKEN)
     now = time.time()
     with db.read() as session:
         row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
@@ -264,7 +275,81 @@ def authenticate(db: Database, token: str | None) -> Principal:
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_GRANULARITY_S:
         with db.write() as session:
             session.get(ApiToken, row.id).last_used_at = now
-    return Principal(name=user.name, role=user.role, team=user.team, token_name=row.name, grants=grants)
+    principal = Principal(name=user.name, role=user.role, team=user.team, token_name=row.name,
+                          grants=grants)
+    return principal, row.expires_at
+
+
+@dataclass(frozen=True)
+class _Known:
+    principal: Principal
+    expires_at: float | None  # the token's
+    until: float  # monotonic: look again after this (last_used_at, a bound on staleness)
+    local: int  # epochs.local_epoch() when it was filled
+    epoch: int  # the database's identity epoch when it was filled
+
+
+class Principals:
+    """Authenticated tokens kept in memory, so a request with a known token reads nothing.
+
+    An entry stands while the identity epoch (:mod:`argus.db.epochs`) has not moved since it
+    was filled: a revocation through this process drops it at once; one through another
+    server is seen when this one next reads the epoch, at most ``recheck_s`` later (one small
+    read, not one per request). Only successful authentications are kept (a refused token is
+    looked up every time), each at most ``LAST_USED_GRANULARITY_S`` (then it is read again and
+    the token's ``last_used_at`` written), expiry checked on every use, ``size`` entries at most
+    (least recently used go first)."""
+
+    def __init__(self, db: Database, *, recheck_s: float = 0.5, size: int = 4096):
+        self.db, self.recheck_s, self.size = db, recheck_s, size
+        self._lock = threading.Lock()
+        self._known: OrderedDict[str, _Known] = OrderedDict()
+        self._epoch = 0  # the database's, as last read
+        self._checked = float("-inf")  # monotonic time of that read
+
+    def cached(self, token: str | None) -> Principal | None:
+        """The principal from memory, or None when the database must answer (:meth:`authenticate`).
+        Never touches the database: safe on the event loop."""
+        if not token:
+            return None
+        key = hash_token(token)
+        now = time.monotonic()
+        with self._lock:
+            known = self._known.get(key)
+            if known is None or now >= known.until or now - self._checked >= self.recheck_s \
+                    or known.local != epochs.local_epoch() or known.epoch != self._epoch:
+                return None
+            if known.expires_at is not None and known.expires_at <= time.time():
+                del self._known[key]
+                return None
+            self._known.move_to_end(key)
+            return known.principal
+
+    def authenticate(self, token: str | None) -> Principal:
+        """Memory first; otherwise the database (and the epoch, when due). Blocks: call it from
+        a worker thread."""
+        hit = self.cached(token)
+        if hit is not None:
+            return hit
+        if time.monotonic() - self._checked >= self.recheck_s:
+            with self.db.read() as session:
+                epoch = epochs.read(session)
+            with self._lock:
+                if epoch != self._epoch:
+                    self._known.clear()
+                self._epoch, self._checked = epoch, time.monotonic()
+            hit = self.cached(token)
+            if hit is not None:
+                return hit
+        local, epoch = epochs.local_epoch(), self._epoch
+        principal, expires_at = _authenticate(self.db, token)
+        with self._lock:
+            if local == epochs.local_epoch():  # nothing in this process changed it meanwhile
+                self._known[hash_token(token or "")] = _Known(
+                    principal, expires_at, time.monotonic() + LAST_USED_GRANULARITY_S, local, epoch)
+                while len(self._known) > self.size:
+                    self._known.popitem(last=False)
+        return principal
 
 
 def init_admin(database_url: str, name: str, *, team: str | None = None) -> dict[str, Any]:

@@ -48,12 +48,13 @@ def create_task(
     ``audit``: the request's audit entry, written in the same transaction as the task."""
     spec_data = spec.model_dump(mode="json")
     cpus = Preparer(settings).cpus_per_node(spec)  # before the transaction: it may read the tree
-    with db.write() as session:
+
+    def write(session) -> dict[str, Any]:  # noqa: ANN001
         if idempotency_key:
             existing = session.scalar(select(Task).where(Task.owner == owner,
                                                          Task.idempotency_key == idempotency_key))
             if existing is not None:
-                if existing.spec != spec_data:
+                if existing.spec != spec_data:  # refused before writing anything (db.grouped)
                     raise Conflict(
                         f"Idempotency-Key '{idempotency_key}' was already used for task "
                         f"{existing.id} with a different spec; use a new key"
@@ -62,6 +63,9 @@ def create_task(
         return _add_task(session, settings, spec, spec_text, owner=owner, team=team,
                          idempotency_key=idempotency_key, checkpoint_dir=checkpoint_dir,
                          resubmit_of=resubmit_of, audit=audit, cpus_per_node=cpus)
+
+    # Concurrent submits share one transaction and one fsync; each returns once it committed.
+    return db.grouped(write)
 
 
 def _add_task(session, settings: Settings, spec: CustomTask | VerlTask, spec_text: str, *,  # noqa: ANN001

@@ -14,13 +14,16 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from api.app import create_app
+from argus.authz import Principal
 from argus.control.loop import Scheduler
+from argus.db import epochs
 from argus.db.engine import Database, driver_url
 from argus.db.migrate import current_revision, head_revision, upgrade
 from argus.db.models import Base, Task
 from argus.scheduling.planner import Admit
 from argus.services import audit as audit_service
-from argus.services.identity import bootstrap_admin
+from argus.errors import Unauthorized
+from argus.services.identity import Principals, bootstrap_admin, create_token, create_user
 from argus.settings import Settings
 from tests.conftest import ServerThread
 from tests.fakeray import FakeProvider, FakeRay
@@ -134,3 +137,26 @@ def test_the_api_and_the_loop_on_postgresql(pg, tmp_path):
         ready = http.get("/readyz").json()["checks"]
         assert ready["db"] == "ok" and ready["scheduler_lease"]["holder"] == scheduler.lease.holder
     scheduler.stop()
+
+
+def test_identity_changes_move_the_epoch_in_the_database(pg):
+    """Migration 0013's statement triggers on PostgreSQL: a revocation by plain SQL moves the
+    epoch that cached principals are checked against; last_used_at does not."""
+    bootstrap_admin(pg, "admin")
+    root = Principal(name="admin", role="admin", team=None, token_name="bootstrap")
+    create_user(pg, root, "alice", team=None, role="user")
+    token = create_token(pg, root, "alice", name="main")["token"]
+    cache = Principals(pg, recheck_s=0)
+    assert cache.authenticate(token).name == "alice"
+    with pg.read() as session:
+        before = epochs.read(session)
+    with pg.write_engine.begin() as conn:
+        conn.execute(text("UPDATE api_tokens SET last_used_at = 1 WHERE name = 'main'"))
+    with pg.read() as session:
+        assert epochs.read(session) == before
+    with pg.write_engine.begin() as conn:
+        conn.execute(text("UPDATE api_tokens SET revoked_at = 1 WHERE name = 'main'"))
+    with pg.read() as session:
+        assert epochs.read(session) == before + 1
+    with pytest.raises(Unauthorized, match="revoked"):
+        cache.authenticate(token)
