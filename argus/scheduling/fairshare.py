@@ -45,6 +45,7 @@ class FairShare:
         self.age_weight = age_weight
         self.age_cap = age_cap
         self._mean: float | None = None
+        self._weighted: dict[str | None, float] = {}  # fs_weight * factor, per team, until a charge
         self.charges = 0  # bumps on every charge: scores read before it are stale
 
     def share(self, team: str | None) -> float:
@@ -65,10 +66,14 @@ class FairShare:
 
     def priority(self, team: str | None, waited: float) -> float:
         age = min(max(waited, 0.0) / self.age_cap, 1.0) if self.age_cap > 0 else 0.0
-        return self.fs_weight * self.factor(team) + self.age_weight * age
+        weighted = self._weighted.get(team)
+        if weighted is None:
+            weighted = self._weighted[team] = self.fs_weight * self.factor(team)
+        return weighted + self.age_weight * age
 
     def charge(self, team: str | None, demand: Demand) -> None:
         key = team or ""
         self.usage[key] = self.usage.get(key, 0.0) + charge_of(demand)
         self._mean = None
+        self._weighted.clear()
         self.charges += 1

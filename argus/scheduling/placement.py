@@ -64,14 +64,22 @@ class FreeMap:
     @classmethod
     def build(cls, nodes: Iterable[Node], used: Iterable[tuple[Sequence[str], Demand]] = ()) -> FreeMap:
         free = cls()
+        cpus, gpus = free.cpus, free.gpus
         for node in nodes:
             if node.alive:
-                free.cpus[node.node_id] = node.cpus
-                free.gpus[node.node_id] = node.gpus
+                cpus[node.node_id] = node.cpus
+                gpus[node.node_id] = node.gpus
                 free.model[node.node_id] = node.gpu_model
-                free._index(node.node_id)
-        for placement, demand in used:
-            free.take(placement, demand)
+        for placement, demand in used:  # as take() would, then index every node once
+            for node_id in placement:
+                if node_id in cpus:
+                    cpus[node_id] += -1.0 * demand.cpus
+                    gpus[node_id] += -1.0 * demand.gpus
+        for node_id in cpus:
+            free._buckets[free.model[node_id]][free._key(node_id)].append(free._entry(node_id))
+        for buckets in free._buckets.values():
+            for bucket in buckets.values():
+                bucket.sort()
         return free
 
     def copy(self) -> FreeMap:
@@ -87,20 +95,17 @@ class FreeMap:
     def _entry(self, node_id: str) -> tuple[float, float, str]:
         return self.gpus[node_id], self.cpus[node_id], node_id
 
-    def _index(self, node_id: str) -> None:
-        bisect.insort(self._buckets[self.model[node_id]][self._key(node_id)], self._entry(node_id))
-
-    def _unindex(self, node_id: str) -> None:
-        bucket = self._buckets[self.model[node_id]][self._key(node_id)]
-        del bucket[bisect.bisect_left(bucket, self._entry(node_id))]
-
     def _adjust(self, placement: Iterable[str], demand: Demand, sign: float) -> None:
+        cpus, gpus = self.cpus, self.gpus
         for node_id in placement:
-            if node_id in self.cpus:
-                self._unindex(node_id)
-                self.cpus[node_id] += sign * demand.cpus
-                self.gpus[node_id] += sign * demand.gpus
-                self._index(node_id)
+            if node_id in cpus:  # move the node's entry to the bucket of its new free GPUs
+                buckets = self._buckets[self.model[node_id]]
+                c, g = cpus[node_id], gpus[node_id]
+                bucket = buckets[max(-1, math.floor(g + EPS))]
+                del bucket[bisect.bisect_left(bucket, (g, c, node_id))]
+                cpus[node_id] = c = c + sign * demand.cpus
+                gpus[node_id] = g = g + sign * demand.gpus
+                bisect.insort(buckets[max(-1, math.floor(g + EPS))], (g, c, node_id))
 
     def take(self, placement: Iterable[str], demand: Demand) -> None:
         self._adjust(placement, demand, -1.0)
@@ -113,38 +118,55 @@ class FreeMap:
             return False
         return self.cpus[node_id] + EPS >= demand.cpus and self.gpus[node_id] + EPS >= demand.gpus
 
-    def _fitting_buckets(self, demand: Demand) -> Iterator[Iterator[str]]:
-        """Per free-GPU bucket that can hold ``demand``, the least free first: its nodes that fit,
-        best fit first. Lazy: read each before the map changes."""
-        models = [demand.gpu_model] if demand.gpu_model and demand.gpus else list(self._buckets)
+    def _fitting_buckets(self, demand: Demand) -> list[Iterable[tuple[float, float, str]]]:
+        """The entries ``(free GPUs, free CPUs, node)`` of each free-GPU bucket that can hold
+        ``demand``, the least free first, each sorted (best fit first). Read them before the map
+        changes. An entry fits when its CPUs and GPUs do (its bucket has the right model)."""
+        if demand.gpu_model and demand.gpus:
+            buckets = self._buckets.get(demand.gpu_model)
+            if not buckets:
+                return []
+            low = math.floor(demand.gpus + EPS)
+            return [buckets[k] for k in sorted(buckets) if k >= low and buckets[k]]
+        models = list(self._buckets)
         low = math.floor(demand.gpus + EPS) if demand.gpus else -1
-        keys = sorted({k for m in models for k in self._buckets.get(m, {}) if k >= low})
-        for key in keys:
-            lists = [self._buckets[m][key] for m in models if self._buckets.get(m, {}).get(key)]
-            entries = lists[0] if len(lists) == 1 else heapq.merge(*lists)
-            yield (n for _, _, n in entries if self.fits(n, demand))
+        out: list[Iterable[tuple[float, float, str]]] = []
+        for key in sorted({k for m in models for k in self._buckets[m] if k >= low}):
+            lists = [self._buckets[m][key] for m in models if self._buckets[m].get(key)]
+            if lists:
+                out.append(lists[0] if len(lists) == 1 else heapq.merge(*lists))
+        return out
 
     def candidates(self, demand: Demand) -> Iterator[str]:
         """Nodes that fit, the least free first (best fit keeps whole nodes open for gangs)."""
-        for bucket in self._fitting_buckets(demand):
-            yield from bucket
+        cpus, gpus = demand.cpus, demand.gpus
+        for entries in self._fitting_buckets(demand):
+            for g, c, node_id in entries:
+                if c + EPS >= cpus and g + EPS >= gpus:
+                    yield node_id
 
     def place(self, demand: Demand) -> tuple[str, ...] | None:
         """The first ``demand.nodes`` of :meth:`candidates`."""
         chosen: list[str] = []
-        for node_id in self.candidates(demand):
-            chosen.append(node_id)
-            if len(chosen) == demand.nodes:
-                return tuple(chosen)
+        cpus, gpus, nodes = demand.cpus, demand.gpus, demand.nodes
+        for entries in self._fitting_buckets(demand):
+            for g, c, node_id in entries:
+                if c + EPS >= cpus and g + EPS >= gpus:
+                    chosen.append(node_id)
+                    if len(chosen) == nodes:
+                        return tuple(chosen)
         return None
 
     def count_fitting(self, demand: Demand, stop: int | None = None) -> int:
         """How many nodes fit ``demand`` (counting stops at ``stop``)."""
         count = 0
-        for _ in self.candidates(demand):
-            count += 1
-            if count == stop:
-                break
+        cpus, gpus = demand.cpus, demand.gpus
+        for entries in self._fitting_buckets(demand):
+            for g, c, _ in entries:
+                if c + EPS >= cpus and g + EPS >= gpus:
+                    count += 1
+                    if count == stop:
+                        return count
         return count
 
     def most_free(self, demand: Demand) -> float:

@@ -20,7 +20,6 @@ from operator import attrgetter
 from argus.scheduling.fairshare import FairShare
 from argus.scheduling.placement import Capable, Demand, FreeMap, Node, explain, num
 from argus.scheduling.policy import Policy
-from argus.scheduling.preempt import search
 from argus.scheduling.quota import QuotaBook
 from argus.scheduling.victims import VictimIndex
 
@@ -110,21 +109,22 @@ def order(pending: Sequence[Pending], policy: Policy, fs: FairShare, now: float)
 def _by_share(teams: dict[str, list[Pending]], fs: FairShare, now: float) -> Iterator[Pending]:
     queues = {team: sorted(tasks, key=ARRIVAL, reverse=True)
               for team, tasks in teams.items()}
+    priority = fs.priority
 
-    def key(t: str) -> tuple[float, float, int]:
-        head = queues[t][-1]
-        return fs.priority(t or None, now - head.queued_at), -head.queued_at, -head.task_id
+    def key(t: str, head: Pending) -> tuple[float, float, int]:
+        return priority(t or None, now - head.queued_at), -head.queued_at, -head.task_id
 
     # a team's key changes when its head is taken or when an admission charges fair share
-    keys, charges = {t: key(t) for t in queues}, fs.charges
+    charges = -1
     while queues:
         # within a team the oldest is best; across teams the fair-share + age priority decides
         if fs.charges != charges:
-            keys, charges = {t: key(t) for t in queues}, fs.charges
-        team = max(queues, key=keys.__getitem__)
-        yield queues[team].pop()
-        if queues[team]:
-            keys[team] = key(team)
+            keys, charges = {t: key(t, q[-1]) for t, q in queues.items()}, fs.charges
+        team = max(keys, key=keys.__getitem__)
+        queue = queues[team]
+        yield queue.pop()
+        if queue:
+            keys[team] = key(team, queue[-1])
         else:
             del queues[team], keys[team]
 
@@ -150,6 +150,9 @@ class _Pass:
         self.version = 0  # bumps whenever room is given back; keys the failure cache
         self.failed: dict[Demand, tuple[int, str]] = {}
         self.waiting_by_rank: dict[int, int] = defaultdict(int)
+        self.rank_then: int | None = None  # the class of the last task left waiting
+        self.higher = 0  # how many of a higher class than ``rank_then`` wait
+        self.said: dict[tuple[str, int], str] = {}  # (reason, higher) -> the reason with the count
         self.full_now: set[Demand] = set()  # shapes that no longer fit in ``free``
         self.full_soon: dict[Demand, tuple[int, int]] = {}  # shape -> (len(grown) then, nodes fitting)
         self.changes = 0  # bumps whenever room is taken or a search touched the free map
@@ -161,18 +164,39 @@ class _Pass:
         self.changes += 1
 
     def decide(self, p: Pending) -> list[Decision]:
-        """What to do with ``p``. Between two changes of the pass's state (room held, a search
-        that touched the free map) a task of the same team, shape and class that is not past the
-        maximum wait gets the wait the last one got."""
+        """What to do with ``p``; a task left waiting also learns how many of a higher class wait."""
         memo = (p.team, p.demand, p.priority_rank)
         starved = self.now - p.queued_at >= self.policy.max_wait_seconds > 0
-        if not starved and (hit := self.waits.get(memo)) is not None and hit[0] == self.changes:
-            return [Wait(p.task_id, hit[1])]
+        if not starved and (reason := self.repeat(memo)) is not None:
+            return [self.waiting(p, reason)]
         before = self.changes
         out = self.decide_afresh(p)
-        if not starved and self.changes == before and len(out) == 1 and isinstance(out[0], Wait):
-            self.waits[memo] = (before, out[0].reason)
+        wait = out[-1]
+        if isinstance(wait, Wait):
+            if not starved and self.changes == before and len(out) == 1:
+                self.waits[memo] = (before, wait.reason)
+            out[-1] = self.waiting(p, wait.reason)
         return out
+
+    def repeat(self, memo: tuple) -> str | None:
+        """Between two changes of the pass's state (room held, a search that touched the free
+        map) a task of the same team, shape and class that is not past the maximum wait gets
+        the wait the last one got."""
+        hit = self.waits.get(memo)
+        return hit[1] if hit is not None and hit[0] == self.changes else None
+
+    def waiting(self, p: Pending, reason: str) -> Wait:
+        """``p`` waits for ``reason``, behind the tasks of a higher class left waiting so far."""
+        rank = p.priority_rank
+        if rank != self.rank_then:  # the count changes only when a task of a higher class waits
+            self.rank_then, self.higher = rank, sum(n for r, n in self.waiting_by_rank.items() if r < rank)
+        self.waiting_by_rank[rank] += 1
+        if self.higher and "preempting" not in reason:
+            said = self.said.get((reason, self.higher))
+            if said is None:
+                said = self.said[(reason, self.higher)] = f"{reason}; behind {self.higher} task(s) of higher priority"
+            reason = said
+        return Wait(p.task_id, reason)
 
     def decide_afresh(self, p: Pending) -> list[Decision]:
         d = p.demand
@@ -236,7 +260,7 @@ class _Pass:
         index = self.victims
         if index.none_for(key) or index.hopeless(key, p.demand, self.soon):
             return []
-        victims, fitting = search(p.demand, self.soon, index.pool(key), index.largest)
+        victims, fitting = index.search(key, p.demand, self.soon)
         if not victims:
             if fitting is not None:
                 index.fail(key, p.demand, fitting)
@@ -301,12 +325,5 @@ def plan(snapshot: Snapshot, policy: Policy | None = None) -> list[Decision]:
     state = _Pass(snapshot, policy)
     decisions: list[Decision] = []
     for p in borrowers_last(order(snapshot.pending, policy, state.fs, snapshot.now), state):
-        out = state.decide(p)
-        wait = out[-1]
-        if isinstance(wait, Wait):
-            higher = sum(n for rank, n in state.waiting_by_rank.items() if rank < p.priority_rank)
-            if higher and "preempting" not in wait.reason:
-                out[-1] = Wait(p.task_id, f"{wait.reason}; behind {higher} task(s) of higher priority")
-            state.waiting_by_rank[p.priority_rank] += 1
-        decisions.extend(out)
+        decisions.extend(state.decide(p))
     return decisions

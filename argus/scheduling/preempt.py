@@ -14,7 +14,7 @@ so no victim is stopped that the placement does not need.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from argus.scheduling.placement import EPS, Demand, FreeMap
@@ -124,20 +124,28 @@ def search(demand: Demand, free: FreeMap, candidates: Iterable[Victim],
     costs.sort(key=lambda c: c[:3])  # fewest victims, then the most preferred ones
     if len(costs) < wanted:
         return [], have + len(costs)
+    return settle(demand, free, [need for *_, need in costs[:wanted]], index), None
+
+
+def settle(demand: Demand, free: FreeMap, needs: Sequence[Sequence[Victim]],
+           position: Mapping[int, int]) -> list[Victim]:
+    """Stop what ``needs`` (the victims of each chosen node) name, then keep only the victims the
+    placement needs, in preference order (``position``: task id -> place in that order). ``free``
+    is left with the chosen victims' resources given back; empty when no placement results."""
     chosen: list[Victim] = []
-    for *_, need in costs[:wanted]:
+    for need in needs:
         chosen.extend(v for v in need if v not in chosen)
     for victim in chosen:
         free.give(victim.placement, victim.demand)
     if free.place(demand) is None:
         for victim in chosen:
             free.take(victim.placement, victim.demand)
-        return [], None
+        return []
     for victim in list(reversed(chosen)):  # trim: keep only what the placement needs
         free.take(victim.placement, victim.demand)
         if free.place(demand) is not None:
             chosen.remove(victim)
         else:
             free.give(victim.placement, victim.demand)
-    chosen.sort(key=lambda v: index[v.task_id])
-    return chosen, None
+    chosen.sort(key=lambda v: position[v.task_id])
+    return chosen

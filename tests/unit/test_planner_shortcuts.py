@@ -21,7 +21,7 @@ from argus.scheduling import victims as victims_module
 from argus.scheduling.placement import EPS, Demand, FreeMap, Node
 from argus.scheduling.planner import Pending, Running, Snapshot, plan
 from argus.scheduling.policy import FlavorQuota, Policy, Team
-from argus.scheduling.preempt import eligible, pierces_shield
+from argus.scheduling.preempt import eligible, pierces_shield, search
 
 MODELS = ["H100", "H100", "A100"]
 
@@ -105,18 +105,149 @@ def random_pass(rng: random.Random):
     return Snapshot(nodes, running, pending, now=5000.0, usage=usage), policy
 
 
-@pytest.mark.parametrize("seed", range(60))
-def test_a_pass_with_the_victim_index_decides_as_the_plain_search(seed, monkeypatch):
-    snapshot, policy = random_pass(random.Random(seed))
-    fast = plan(snapshot, policy)
+def plain_plan(snapshot, policy, monkeypatch):
+    """The pass with every shortcut off: the plain victim filter streamed for every search, no
+    remembered failures or waits, no deep search by node."""
     with monkeypatch.context() as m:
         m.setattr(victims_module.VictimIndex, "hopeless", lambda self, key, demand, free: False)
         m.setattr(victims_module.VictimIndex, "pool", plain_pool)
-        m.setattr(planner_module._Pass, "decide", planner_module._Pass.decide_afresh)
+        m.setattr(victims_module.VictimIndex, "none_for", lambda self, key: next(plain_pool(self, key), None) is None)
+        m.setattr(victims_module.VictimIndex, "search",
+                  lambda self, key, demand, free: search(demand, free, self.pool(key), self.largest))
+        m.setattr(planner_module._Pass, "repeat", lambda self, memo: None)
         m.setattr(planner_module._Pass, "place_now", lambda self, d: self.free.place(d))
         m.setattr(planner_module._Pass, "place_soon", lambda self, d: self.soon.place(d))
-        plain = plan(snapshot, policy)
-    assert fast == plain
+        return plan(snapshot, policy)
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_a_pass_with_the_victim_index_decides_as_the_plain_search(seed, monkeypatch):
+    snapshot, policy = random_pass(random.Random(seed))
+    assert plan(snapshot, policy) == plain_plan(snapshot, policy, monkeypatch)
+
+
+def deep_pass(rng: random.Random):
+    """Nodes full of small tasks (and a few two-node gangs), whole-node shapes pending: no node
+    fits with fewer than two victims, so searches go deep."""
+    nodes = [Node(f"n{i:03d}", 32, 8, rng.choice(MODELS)) for i in range(rng.randint(4, 40))]
+    teams = ["a", "b", "c"]
+    policy = Policy(teams={t: Team(t, 1.0, {m: FlavorQuota(rng.choice([8, 40, 200])) for m in ("H100", "A100")})
+                           for t in teams},
+                    min_runtime_seconds=rng.choice([0, 600]), cooldown_seconds=rng.choice([0, 900]),
+                    max_wait_seconds=rng.choice([0, 3000]))
+    left = {n.node_id: 8 for n in nodes}
+    running, tid = [], 0
+
+    def add(placement, gpus, model):
+        nonlocal tid
+        tid += 1
+        running.append(Running(tid, placement, Demand(len(placement), 1, gpus, model), rng.choice([1, 2, 2]),
+                               rng.choice(teams), rng.uniform(0, 5000), rng.random() < 0.05,
+                               rng.choice([None, None, 4500.0])))
+        for node_id in placement:
+            left[node_id] -= gpus
+
+    for _ in range(len(nodes) // 4):
+        a, b = rng.sample(nodes, 2)
+        if a.gpu_model == b.gpu_model:
+            add((a.node_id, b.node_id), rng.choice([1, 2]), a.gpu_model)
+    for node in nodes:
+        while left[node.node_id] > rng.choice([0, 1]):
+            add((node.node_id,), rng.choice([g for g in (1, 2, 3, 4) if g <= left[node.node_id]]), node.gpu_model)
+    pending = [Pending(1000 + k, rng.choices([0, 1, 2], [2, 3, 5])[0], rng.uniform(0, 5000),
+                       Demand(rng.choice([1, 1, 2, 3]), 1, rng.choice([8, 8, 7, 6, 5, 4, 2]), rng.choice(MODELS)),
+                       rng.choice(teams))
+               for k in range(rng.randint(5, 200))]
+    return Snapshot(nodes, running, pending, now=5000.0, usage={t: rng.uniform(0, 100) for t in teams}), policy
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_a_pass_with_deep_searches_by_node_decides_as_the_plain_search(seed, monkeypatch):
+    snapshot, policy = deep_pass(random.Random(seed))
+    assert plan(snapshot, policy) == plain_plan(snapshot, policy, monkeypatch)
+
+
+def test_the_deep_passes_search_by_node(monkeypatch):
+    """The comparison above means something only if deep searches choose by node, some of them
+    with nodes that need more than the fewest victims, and some find too few nodes."""
+    chose = more = too_few = 0
+    real = victims_module.VictimIndex._by_node
+
+    def counting(self, key, demand, free, least, wanted):
+        nonlocal chose, more, too_few
+        out = real(self, key, demand, free, least, wanted)
+        assert out is not None
+        chose += bool(out[0])
+        more += any(len(need) > least for need in out[0])
+        too_few += not out[0]
+        return out
+
+    monkeypatch.setattr(victims_module.VictimIndex, "_by_node", counting)
+    preempts = 0
+    for seed in range(60):
+        snapshot, policy = deep_pass(random.Random(seed))
+        preempts += sum(1 for d in plan(snapshot, policy) if type(d).__name__ == "Preempt")
+    assert chose > 150 and more > 100 and too_few > 500 and preempts > 1000
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_pools_filtered_by_victim_kind_are_the_plain_filter(seed):
+    """A pool is built from one check per kind of victim (class, team, borrowed, shielded); keys
+    whose pools are equal share one list."""
+    snapshot, policy = deep_pass(random.Random(seed))
+    state = planner_module._Pass(snapshot, policy)
+    index = state.victims
+    keys = [(rank, team, urgent, reclaim) for rank in range(3) for team in ("a", "b", "c", None)
+            for urgent in (False, True) for reclaim in (False, True)]
+    for key in keys:
+        assert list(index.pool(key)) == list(plain_pool(index, key))
+        assert index.none_for(key) == (not list(plain_pool(index, key)))
+    for k1 in keys:
+        for k2 in keys:
+            assert (index.pools[k1] is index.pools[k2]) == (index.pools[k1] == index.pools[k2])
+
+
+def reference_order(pending, fs, now, charge):
+    """Each step: the team whose head has the best fair-share + age priority (ties: the oldest
+    head), scored afresh; ``charge(task)`` may charge fair share after each."""
+    queues = {}
+    for p in sorted(pending, key=lambda p: (p.queued_at, p.task_id)):
+        queues.setdefault(p.team or "", []).append(p)
+    out = []
+    while queues:
+        def score(t):
+            head = queues[t][0]
+            age = min(max(now - head.queued_at, 0.0) / fs.age_cap, 1.0) if fs.age_cap > 0 else 0.0
+            return fs.fs_weight * fs.factor(t or None) + fs.age_weight * age, -head.queued_at, -head.task_id
+        team = max(queues, key=score)
+        out.append(queues[team].pop(0))
+        if not queues[team]:
+            del queues[team]
+        charge(out[-1])
+    return out
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_fair_share_order_is_the_order_scored_afresh_at_every_step(seed):
+    rng = random.Random(seed)
+    teams = ["a", "b", "c", None]
+    pending = [Pending(k, 1, rng.choice([rng.uniform(0, 9000), 100.0]), Demand(1, 1, rng.choice([1, 8])),
+                       rng.choice(teams)) for k in range(rng.randint(1, 300))]
+    policy = Policy(teams={t: Team(t, rng.choice([1.0, 2.0])) for t in ("a", "b")},
+                    age_cap_seconds=rng.choice([0, 600, 3600]), max_wait_seconds=0)
+    snapshot = Snapshot([], [], pending, now=10_000.0, usage={t: rng.uniform(0, 50) for t in ("a", "b", "c")})
+    charged = {p.task_id for p in pending if rng.random() < 0.1}
+
+    fs = planner_module.fair_share(snapshot, policy)
+    fast = []
+    for p in planner_module.order(pending, policy, fs, 10_000.0):
+        fast.append(p)
+        if p.task_id in charged:
+            fs.charge(p.team, p.demand)
+    fs = planner_module.fair_share(snapshot, policy)
+    plain = reference_order(pending, fs, 10_000.0,
+                            lambda p: fs.charge(p.team, p.demand) if p.task_id in charged else None)
+    assert [p.task_id for p in fast] == [p.task_id for p in plain]
 
 
 def test_the_random_passes_exercise_remembered_failures(monkeypatch):
