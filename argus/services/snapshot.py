@@ -36,8 +36,14 @@ def worker_nodes(infos: Sequence[NodeInfo], worker_resource: str) -> list[Node]:
     return [node_from_ray(i) for i in infos if i.alive and i.resources.get(worker_resource, 0) > 0]
 
 
-def _demand(task: Task) -> Demand:
-    return Demand(task.nodes, task.cpus_per_node, task.gpus_per_node, task.gpu_model)
+def _demand(row) -> Demand:  # noqa: ANN001 - a row with the task's demand columns
+    return Demand(row.nodes, row.cpus_per_node, row.gpus_per_node, row.gpu_model)
+
+
+# The columns the planner reads: never whole task rows (their spec JSON and text are most of the
+# snapshot's cost with thousands queued).
+DEMAND = (Task.id, Task.status, Task.priority, Task.team, Task.queued_at, Task.nodes, Task.cpus_per_node,
+          Task.gpus_per_node, Task.gpu_model)
 
 
 def build_snapshot(db: Database, settings: Settings, nodes: list[Node], reachable: bool,
@@ -46,24 +52,23 @@ def build_snapshot(db: Database, settings: Settings, nodes: list[Node], reachabl
     ts = now() if at is None else at
     with db.read() as session:
         active = session.execute(
-            select(Task, Attempt)
+            select(*DEMAND, Attempt.placement, Attempt.started_at, Attempt.created_at)
             .join(Attempt, (Attempt.task_id == Task.id) & (Attempt.number == Task.attempts))
             .where(Task.status.in_([s.value for s in ACTIVE]))
         ).all()
-        queued = session.scalars(select(Task).where(Task.status == S.QUEUED.value)).all()
+        queued = session.execute(select(*DEMAND).where(Task.status == S.QUEUED.value)).all()
         last_preempted = dict(session.execute(
             select(Preemption.victim_task_id, func.max(Preemption.ts))
-            .where(Preemption.victim_task_id.in_([t.id for t, _ in active]))
+            .where(Preemption.victim_task_id.in_([t.id for t in active]))
             .group_by(Preemption.victim_task_id)).all())
         usage = {row.team: decay(row.usage, ts - row.updated_at, policy.half_life_seconds)
                  for row in session.scalars(select(FairShareUsage))}
-        running = [Running(t.id, tuple(a.placement or ()), _demand(t), policy.rank_of(t.priority), t.team,
-                           a.started_at or a.created_at,
-                           preempting=t.status in (S.PREEMPTING.value, S.CANCELLING.value),
-                           last_preempted_at=last_preempted.get(t.id))
-                   for t, a in active]
-        pending = [Pending(t.id, policy.rank_of(t.priority), t.queued_at, _demand(t), t.team)
-                   for t in queued]
+    running = [Running(t.id, tuple(t.placement or ()), _demand(t), policy.rank_of(t.priority), t.team,
+                       t.started_at or t.created_at,
+                       preempting=t.status in (S.PREEMPTING.value, S.CANCELLING.value),
+                       last_preempted_at=last_preempted.get(t.id))
+               for t in active]
+    pending = [Pending(t.id, policy.rank_of(t.priority), t.queued_at, _demand(t), t.team) for t in queued]
     return Snapshot(nodes=nodes, running=running, pending=pending, cluster_reachable=reachable,
                     now=ts, usage=usage)
 
