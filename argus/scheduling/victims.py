@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
+from itertools import compress
 from collections.abc import Iterator, Mapping, Sequence
 
 from argus.scheduling.placement import EPS, Demand, FreeMap
@@ -42,8 +43,9 @@ class VictimIndex:
     def __init__(self, candidates: Mapping[int, Victim], policy: Policy, now: float, borrowed: set[int]):
         self.candidates, self.borrowed = candidates, borrowed  # ``candidates`` shrinks as victims go
         preemptible = [r for r in candidates.values() if policy.klass(r.rank).preemptible]
-        self.exposed = preference([r for r in preemptible if not shielded(r, policy, now)], borrowed)
-        self.shielded = preference([r for r in preemptible if shielded(r, policy, now)], borrowed)
+        guarded = [shielded(r, policy, now) for r in preemptible]
+        self.exposed = preference([r for r, g in zip(preemptible, guarded) if not g], borrowed)
+        self.shielded = preference([r for r, g in zip(preemptible, guarded) if g], borrowed)
         self.shielded_ids = {r.task_id for r in self.shielded}
         self.largest = max((r.demand.gpus for r in preemptible), default=0.0)
         self.on_node: dict[str, list[Victim]] = defaultdict(list)
@@ -57,6 +59,8 @@ class VictimIndex:
         self.of_kind: dict[tuple, Victim] = {}
         for r in preemptible:
             self.of_kind.setdefault(self.kind[r.task_id], r)
+        self.listed = [*self.exposed, *self.shielded]  # what pools are filtered from, with kinds
+        self.kinds = [self.kind[r.task_id] for r in self.listed]
         self.pools: dict[PoolKey, list[Victim]] = {}  # keys whose pools are equal share one list
         self.pool_id: dict[PoolKey, int] = {}
         self.distinct: dict[int, list[Victim]] = {}  # pool id -> its list
@@ -82,8 +86,8 @@ class VictimIndex:
     def _listed(self, key: PoolKey) -> list[Victim]:
         victims = self.pools.get(key)
         if victims is None:
-            ok, kind = {k: self.allows(r, key) for k, r in self.of_kind.items()}, self.kind
-            victims = [r for r in (*self.exposed, *self.shielded) if ok[kind[r.task_id]]]
+            ok = {k: self.allows(r, key) for k, r in self.of_kind.items()}
+            victims = list(compress(self.listed, map(ok.__getitem__, self.kinds)))
             # urgent classes of every team may stop the same victims: share their pool
             pid = next((i for i, other in self.distinct.items() if other == victims), len(self.distinct))
             victims = self.distinct.setdefault(pid, victims)
@@ -117,6 +121,8 @@ class VictimIndex:
             keep = self.candidates
             self.exposed = [r for r in self.exposed if r.task_id in keep]
             self.shielded = [r for r in self.shielded if r.task_id in keep]
+            self.listed = [*self.exposed, *self.shielded]
+            self.kinds = [self.kind[r.task_id] for r in self.listed]
             self.distinct = {i: [r for r in v if r.task_id in keep] for i, v in self.distinct.items()}
             self.pools = {k: self.distinct[self.pool_id[k]] for k in self.pools}
             self.taken = 0
