@@ -111,22 +111,26 @@ def _by_share(teams: dict[str, list[Pending]], fs: FairShare, now: float) -> Ite
               for team, tasks in teams.items()}
     priority = fs.priority
 
-    def key(t: str, head: Pending) -> tuple[float, float, int]:
-        return priority(t or None, now - head.queued_at), -head.queued_at, -head.task_id
+    def entry(t: str, head: Pending) -> tuple[float, float, int, str]:
+        # the best head is the one with the highest fair-share + age priority, then the oldest:
+        # the heap's smallest entry
+        return -priority(t or None, now - head.queued_at), head.queued_at, head.task_id, t
 
-    # a team's key changes when its head is taken or when an admission charges fair share
+    # a team's entry changes when its head is taken or when an admission charges fair share
     charges = -1
     while queues:
         # within a team the oldest is best; across teams the fair-share + age priority decides
         if fs.charges != charges:
-            keys, charges = {t: key(t, q[-1]) for t, q in queues.items()}, fs.charges
-        team = max(keys, key=keys.__getitem__)
+            heads, charges = [entry(t, q[-1]) for t, q in queues.items()], fs.charges
+            heapq.heapify(heads)
+        team = heads[0][3]
         queue = queues[team]
         yield queue.pop()
         if queue:
-            keys[team] = key(team, queue[-1])
+            heapq.heapreplace(heads, entry(team, queue[-1]))
         else:
-            del queues[team], keys[team]
+            heapq.heappop(heads)
+            del queues[team]
 
 
 class _Pass:
@@ -243,6 +247,8 @@ class _Pass:
         grown = self.victims.grown
         if (record := self.full_soon.get(d)) is not None:
             seen, count = record
+            if seen == len(grown):
+                return None  # no node gained room since: ``count`` is still below ``d.nodes``
             count += sum(1 for n in set(grown[seen:]) if n in self.soon.cpus and self.soon.fits(n, d))
             if count < d.nodes:
                 self.full_soon[d] = (len(grown), count)

@@ -135,7 +135,7 @@ class VictimIndex:
             if have < demand.nodes and (found := self._by_node(key, demand, free, least, demand.nodes - have)):
                 needs, fitting = found
                 return (settle(demand, free, needs, self.position), None) if needs else ([], have + fitting)
-        return search(demand, free, self.pool(key), self.largest)
+        return search(demand, free, self.pool(key), self.largest, least)
 
     def _by_node(self, key: PoolKey, demand: Demand, free: FreeMap, least: int,
                  wanted: int) -> tuple[list[list[Victim]], int] | None:
