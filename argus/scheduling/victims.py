@@ -191,26 +191,22 @@ class VictimIndex:
         seen, bound = record
         if seen == len(self.grown):
             return True  # no node gained room since: ``bound`` is still below ``demand.nodes``
+        # each node that gained room adds at most its ``h + c``: 1 if it fits now, 1 if it fits
+        # once its eligible victims stop
+        model = demand.gpu_model if demand.gpus else None
         for node_id in set(self.grown[seen:]):
-            bound += self._fitting(node_id, key, demand, free)
+            if node_id not in free.cpus or (model and free.model.get(node_id) != model):
+                continue
+            cpus, gpus = free.cpus[node_id], free.gpus[node_id]
+            bound += cpus + SLACK >= demand.cpus and gpus + SLACK >= demand.gpus
+            mine = self._mine(node_id, key)
+            bound += (mine is not None and cpus + mine[0] + SLACK >= demand.cpus
+                      and gpus + mine[1] + SLACK >= demand.gpus)
         if bound >= demand.nodes:
             del self.failed[(demand, key)]
             return False
         self.failed[(demand, key)] = (len(self.grown), bound)
         return True
-
-    def _fitting(self, node_id: str, key: PoolKey, demand: Demand, free: FreeMap) -> int:
-        """An upper bound on ``h + c`` of one node now (1 if it fits, 1 if it fits once its
-        eligible victims stop)."""
-        if node_id not in free.cpus or (demand.gpu_model and demand.gpus
-                                         and free.model.get(node_id) != demand.gpu_model):
-            return 0
-        cpus, gpus = free.cpus[node_id], free.gpus[node_id]
-        fits = int(cpus + SLACK >= demand.cpus and gpus + SLACK >= demand.gpus)
-        mine = self._mine(node_id, key)
-        if mine is None:
-            return fits
-        return fits + int(cpus + mine[0] + SLACK >= demand.cpus and gpus + mine[1] + SLACK >= demand.gpus)
 
     def _mine(self, node_id: str, key: PoolKey) -> tuple[float, float] | None:
         """CPUs and GPUs of the victims on ``node_id`` that ``key`` may stop (None: there are none);
