@@ -39,3 +39,9 @@ class AppContext:
 
 def get_ctx(request: Request) -> AppContext:
     return request.app.state.ctx
+
+
+async def context_of(request: Request) -> AppContext:
+    """:func:`get_ctx` as a route dependency (``Depends(context_of)``): async, so FastAPI calls
+    it on the event loop; a plain function dependency costs a worker-thread hop per request."""
+    return request.app.state.ctx

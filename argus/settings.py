@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import time
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -290,16 +291,35 @@ class Settings(BaseSettings):
     @property
     def checkpoint_root(self) -> Path:
         root = self.shared_root if self.shared_root else self.state_dir / "shared"
-        return (root / "checkpoints").resolve()
+        return resolved(root / "checkpoints")
 
     @property
     def shared_dir(self) -> Path:
         """The shared root, or ``<state dir>/shared`` on a one-machine set-up."""
-        return (self.shared_root if self.shared_root else self.state_dir / "shared").resolve()
+        return resolved(self.shared_root if self.shared_root else self.state_dir / "shared")
 
     @property
     def log_dir(self) -> Path:
         return (self.state_dir / "logs").resolve()
+
+
+RESOLVED_FOR_S = 5.0
+_resolved: dict[Path, tuple[float, Path]] = {}
+
+
+def resolved(path: Path) -> Path:
+    """``path.resolve()``, kept for a few seconds: the server's own roots are resolved on every
+    submit (a walk of lstat calls each time, slow on GPFS); a root re-pointed by an operator is
+    followed within RESOLVED_FOR_S. Users' paths are never resolved through this."""
+    now = time.monotonic()
+    hit = _resolved.get(path)
+    if hit is not None and now - hit[0] < RESOLVED_FOR_S:
+        return hit[1]
+    real = path.resolve()
+    if len(_resolved) > 256:
+        _resolved.clear()
+    _resolved[path] = (now, real)
+    return real
 
 
 def load_settings(**overrides: object) -> Settings:

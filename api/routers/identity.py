@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import acting, audit_of, note
-from api.context import AppContext, get_ctx
+from api.context import AppContext, context_of
 from api.schemas import NewToken, TeamList, TeamOut, TokenList, TokenOut, UserList, UserOut, WhoAmI
 from argus.authz import PERMISSIONS, Principal
 from argus.errors import ArgusError
@@ -17,7 +17,7 @@ from argus.services import identity
 from argus.services.quota import quota_view
 
 router = APIRouter(prefix="/v1", tags=["identity"])
-Ctx = Annotated[AppContext, Depends(get_ctx)]
+Ctx = Annotated[AppContext, Depends(context_of)]
 
 
 

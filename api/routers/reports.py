@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from api.auth import acting
-from api.context import AppContext, get_ctx
+from api.context import AppContext, context_of
 from argus.authz import Principal
 from argus.services import audit, report, report_render
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
-Ctx = Annotated[AppContext, Depends(get_ctx)]
+Ctx = Annotated[AppContext, Depends(context_of)]
 
 
 @router.get("/usage", summary="Usage over a window, grouped by team, user or priority")

@@ -68,11 +68,14 @@ def transition(
     return True
 
 
-def record_created(session: Session, task: Task, actor: str) -> None:
-    session.add(
-        Event(task_id=task.id, ts=task.created_at, from_status=None, to_status=task.status,
-              reason="submitted", actor=actor)
-    )
+INSERT_EVENT = Event.__table__.insert()
+
+
+def record_created(session: Session, task_id: int, ts: float, status: str, actor: str) -> None:
+    """The task's first event. A plain INSERT: the submit path writes many of these at once."""
+    session.connection().execute(INSERT_EVENT, {
+        "task_id": task_id, "ts": ts, "from_status": None, "to_status": status,
+        "reason": "submitted", "actor": actor, "attempt": None})
 
 
 def installation_id(session: Session) -> str:

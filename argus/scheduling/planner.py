@@ -111,22 +111,26 @@ def _by_share(teams: dict[str, list[Pending]], fs: FairShare, now: float) -> Ite
               for team, tasks in teams.items()}
     priority = fs.priority
 
-    def key(t: str, head: Pending) -> tuple[float, float, int]:
-        return priority(t or None, now - head.queued_at), -head.queued_at, -head.task_id
+    def entry(t: str, head: Pending) -> tuple[float, float, int, str]:
+        # the best head is the one with the highest fair-share + age priority, then the oldest:
+        # the heap's smallest entry
+        return -priority(t or None, now - head.queued_at), head.queued_at, head.task_id, t
 
-    # a team's key changes when its head is taken or when an admission charges fair share
+    # a team's entry changes when its head is taken or when an admission charges fair share
     charges = -1
     while queues:
         # within a team the oldest is best; across teams the fair-share + age priority decides
         if fs.charges != charges:
-            keys, charges = {t: key(t, q[-1]) for t, q in queues.items()}, fs.charges
-        team = max(keys, key=keys.__getitem__)
+            heads, charges = [entry(t, q[-1]) for t, q in queues.items()], fs.charges
+            heapq.heapify(heads)
+        team = heads[0][3]
         queue = queues[team]
         yield queue.pop()
         if queue:
-            keys[team] = key(team, queue[-1])
+            heapq.heapreplace(heads, entry(team, queue[-1]))
         else:
-            del queues[team], keys[team]
+            heapq.heappop(heads)
+            del queues[team]
 
 
 class _Pass:
@@ -134,6 +138,7 @@ class _Pass:
 
     def __init__(self, snapshot: Snapshot, policy: Policy):
         self.snapshot, self.policy, self.now = snapshot, policy, snapshot.now
+        self.max_wait = policy.max_wait_seconds  # past it a task is starved
         running = snapshot.running
         self.free = FreeMap.build(snapshot.nodes, [(r.placement, r.demand) for r in running])
         self.alive = Capable(snapshot.nodes)
@@ -156,7 +161,7 @@ class _Pass:
         self.full_now: set[Demand] = set()  # shapes that no longer fit in ``free``
         self.full_soon: dict[Demand, tuple[int, int]] = {}  # shape -> (len(grown) then, nodes fitting)
         self.changes = 0  # bumps whenever room is taken or a search touched the free map
-        self.waits: dict[tuple, tuple[int, str]] = {}  # (team, demand, rank) -> (changes, reason)
+        self.waits: dict[tuple, tuple[int, str]] = {}  # (team, rank, shape) -> (changes, reason)
 
     def hold(self, placement: tuple[str, ...], demand: Demand) -> None:
         self.free.take(placement, demand)
@@ -165,8 +170,9 @@ class _Pass:
 
     def decide(self, p: Pending) -> list[Decision]:
         """What to do with ``p``; a task left waiting also learns how many of a higher class wait."""
-        memo = (p.team, p.demand, p.priority_rank)
-        starved = self.now - p.queued_at >= self.policy.max_wait_seconds > 0
+        d = p.demand  # the key spells out the shape: a tuple of plain values hashes faster
+        memo = (p.team, p.priority_rank, d.nodes, d.cpus, d.gpus, d.gpu_model)
+        starved = self.now - p.queued_at >= self.max_wait > 0
         if not starved and (reason := self.repeat(memo)) is not None:
             return [self.waiting(p, reason)]
         before = self.changes
@@ -191,12 +197,11 @@ class _Pass:
         if rank != self.rank_then:  # the count changes only when a task of a higher class waits
             self.rank_then, self.higher = rank, sum(n for r, n in self.waiting_by_rank.items() if r < rank)
         self.waiting_by_rank[rank] += 1
-        if self.higher and "preempting" not in reason:
-            said = self.said.get((reason, self.higher))
-            if said is None:
-                said = self.said[(reason, self.higher)] = f"{reason}; behind {self.higher} task(s) of higher priority"
-            reason = said
-        return Wait(p.task_id, reason)
+        said = self.said.get((reason, self.higher))
+        if said is None:
+            said = self.said[(reason, self.higher)] = reason if not self.higher or "preempting" in reason \
+                else f"{reason}; behind {self.higher} task(s) of higher priority"
+        return Wait(p.task_id, said)
 
     def decide_afresh(self, p: Pending) -> list[Decision]:
         d = p.demand
@@ -242,6 +247,8 @@ class _Pass:
         grown = self.victims.grown
         if (record := self.full_soon.get(d)) is not None:
             seen, count = record
+            if seen == len(grown):
+                return None  # no node gained room since: ``count`` is still below ``d.nodes``
             count += sum(1 for n in set(grown[seen:]) if n in self.soon.cpus and self.soon.fits(n, d))
             if count < d.nodes:
                 self.full_soon[d] = (len(grown), count)
@@ -303,14 +310,15 @@ def borrowers_last(ordered: Iterator[Pending], state: _Pass) -> Iterator[Pending
     the lender, and the two take turns preempting each other. Starved tasks keep their place."""
     deferred: list[Pending] = []
     group: int | None = None
+    now, max_wait, check = state.now, state.max_wait, state.quota.check
     for p in ordered:
-        starved = state.now - p.queued_at >= state.policy.max_wait_seconds > 0
+        starved = now - p.queued_at >= max_wait > 0
         key = -1 if starved else p.priority_rank
         if key != group:
             yield from deferred
             deferred.clear()
             group = key
-        if not starved and state.quota.check(p.team, p.demand)[1]:
+        if not starved and check(p.team, p.demand)[1]:
             deferred.append(p)
         else:
             yield p

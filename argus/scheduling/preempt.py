@@ -80,7 +80,7 @@ def choose(demand: Demand, free: FreeMap, candidates: Iterable[Victim],
 
 
 def search(demand: Demand, free: FreeMap, candidates: Iterable[Victim],
-           largest_gpus: float | None = None) -> tuple[list[Victim], int | None]:
+           largest_gpus: float | None = None, least: int | None = None) -> tuple[list[Victim], int | None]:
     """Victims (in preference order) whose resources, given back to ``free``, fit ``demand``.
 
     ``candidates`` come in preference order. Per node: how many victims must stop for the node to fit; the
@@ -89,7 +89,7 @@ def search(demand: Demand, free: FreeMap, candidates: Iterable[Victim],
     ``largest_gpus`` (an upper bound on any candidate's GPUs per node) lets the stream stop as soon
     as enough nodes fit with the fewest victims any node can need; the choice is the same.
     Second: when too few nodes can fit, how many can (fitting now, plus fitting once all their
-    candidates stop); otherwise None.
+    candidates stop); otherwise None. ``least``: :func:`fewest_victims` when the caller has it.
     """
     index: dict[int, int] = {}
     have = free.count_fitting(demand, stop=demand.nodes)
@@ -99,7 +99,7 @@ def search(demand: Demand, free: FreeMap, candidates: Iterable[Victim],
     # Stream the victims in preference order, adding each to its nodes, until enough nodes fit
     # with the fewest victims any node can need (later completions sort after them: they need
     # as many and come later); otherwise keep the cheapest nodes found.
-    least = fewest_victims(demand, free, largest_gpus)
+    least = fewest_victims(demand, free, largest_gpus) if least is None else least
     room: dict[str, list] = {}
     costs: list[tuple[int, int, str, list[Victim]]] = []
     cheapest = 0

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
+from itertools import compress
 from collections.abc import Iterator, Mapping, Sequence
 
 from argus.scheduling.placement import EPS, Demand, FreeMap
@@ -42,8 +43,9 @@ class VictimIndex:
     def __init__(self, candidates: Mapping[int, Victim], policy: Policy, now: float, borrowed: set[int]):
         self.candidates, self.borrowed = candidates, borrowed  # ``candidates`` shrinks as victims go
         preemptible = [r for r in candidates.values() if policy.klass(r.rank).preemptible]
-        self.exposed = preference([r for r in preemptible if not shielded(r, policy, now)], borrowed)
-        self.shielded = preference([r for r in preemptible if shielded(r, policy, now)], borrowed)
+        guarded = [shielded(r, policy, now) for r in preemptible]
+        self.exposed = preference([r for r, g in zip(preemptible, guarded) if not g], borrowed)
+        self.shielded = preference([r for r, g in zip(preemptible, guarded) if g], borrowed)
         self.shielded_ids = {r.task_id for r in self.shielded}
         self.largest = max((r.demand.gpus for r in preemptible), default=0.0)
         self.on_node: dict[str, list[Victim]] = defaultdict(list)
@@ -57,6 +59,8 @@ class VictimIndex:
         self.of_kind: dict[tuple, Victim] = {}
         for r in preemptible:
             self.of_kind.setdefault(self.kind[r.task_id], r)
+        self.listed = [*self.exposed, *self.shielded]  # what pools are filtered from, with kinds
+        self.kinds = [self.kind[r.task_id] for r in self.listed]
         self.pools: dict[PoolKey, list[Victim]] = {}  # keys whose pools are equal share one list
         self.pool_id: dict[PoolKey, int] = {}
         self.distinct: dict[int, list[Victim]] = {}  # pool id -> its list
@@ -82,8 +86,8 @@ class VictimIndex:
     def _listed(self, key: PoolKey) -> list[Victim]:
         victims = self.pools.get(key)
         if victims is None:
-            ok, kind = {k: self.allows(r, key) for k, r in self.of_kind.items()}, self.kind
-            victims = [r for r in (*self.exposed, *self.shielded) if ok[kind[r.task_id]]]
+            ok = {k: self.allows(r, key) for k, r in self.of_kind.items()}
+            victims = list(compress(self.listed, map(ok.__getitem__, self.kinds)))
             # urgent classes of every team may stop the same victims: share their pool
             pid = next((i for i, other in self.distinct.items() if other == victims), len(self.distinct))
             victims = self.distinct.setdefault(pid, victims)
@@ -117,6 +121,8 @@ class VictimIndex:
             keep = self.candidates
             self.exposed = [r for r in self.exposed if r.task_id in keep]
             self.shielded = [r for r in self.shielded if r.task_id in keep]
+            self.listed = [*self.exposed, *self.shielded]
+            self.kinds = [self.kind[r.task_id] for r in self.listed]
             self.distinct = {i: [r for r in v if r.task_id in keep] for i, v in self.distinct.items()}
             self.pools = {k: self.distinct[self.pool_id[k]] for k in self.pools}
             self.taken = 0
@@ -129,7 +135,7 @@ class VictimIndex:
             if have < demand.nodes and (found := self._by_node(key, demand, free, least, demand.nodes - have)):
                 needs, fitting = found
                 return (settle(demand, free, needs, self.position), None) if needs else ([], have + fitting)
-        return search(demand, free, self.pool(key), self.largest)
+        return search(demand, free, self.pool(key), self.largest, least)
 
     def _by_node(self, key: PoolKey, demand: Demand, free: FreeMap, least: int,
                  wanted: int) -> tuple[list[list[Victim]], int] | None:
@@ -185,26 +191,22 @@ class VictimIndex:
         seen, bound = record
         if seen == len(self.grown):
             return True  # no node gained room since: ``bound`` is still below ``demand.nodes``
+        # each node that gained room adds at most its ``h + c``: 1 if it fits now, 1 if it fits
+        # once its eligible victims stop
+        model = demand.gpu_model if demand.gpus else None
         for node_id in set(self.grown[seen:]):
-            bound += self._fitting(node_id, key, demand, free)
+            if node_id not in free.cpus or (model and free.model.get(node_id) != model):
+                continue
+            cpus, gpus = free.cpus[node_id], free.gpus[node_id]
+            bound += cpus + SLACK >= demand.cpus and gpus + SLACK >= demand.gpus
+            mine = self._mine(node_id, key)
+            bound += (mine is not None and cpus + mine[0] + SLACK >= demand.cpus
+                      and gpus + mine[1] + SLACK >= demand.gpus)
         if bound >= demand.nodes:
             del self.failed[(demand, key)]
             return False
         self.failed[(demand, key)] = (len(self.grown), bound)
         return True
-
-    def _fitting(self, node_id: str, key: PoolKey, demand: Demand, free: FreeMap) -> int:
-        """An upper bound on ``h + c`` of one node now (1 if it fits, 1 if it fits once its
-        eligible victims stop)."""
-        if node_id not in free.cpus or (demand.gpu_model and demand.gpus
-                                         and free.model.get(node_id) != demand.gpu_model):
-            return 0
-        cpus, gpus = free.cpus[node_id], free.gpus[node_id]
-        fits = int(cpus + SLACK >= demand.cpus and gpus + SLACK >= demand.gpus)
-        mine = self._mine(node_id, key)
-        if mine is None:
-            return fits
-        return fits + int(cpus + mine[0] + SLACK >= demand.cpus and gpus + mine[1] + SLACK >= demand.gpus)
 
     def _mine(self, node_id: str, key: PoolKey) -> tuple[float, float] | None:
         """CPUs and GPUs of the victims on ``node_id`` that ``key`` may stop (None: there are none);

@@ -21,7 +21,7 @@ from argus.verl.trees import TreeEntry, describe, discover_trees, inspect_tree
 from argus.errors import InvalidSpec
 from argus.scheduling.policy import grace_seconds
 from argus.services.policy import PolicySource
-from argus.settings import Settings
+from argus.settings import Settings, resolved
 from taskspec import (
     CompileContext,
     CompileError,
@@ -51,7 +51,7 @@ class Preparer:
 
     @property
     def shared_root(self) -> Path:
-        return (self.settings.shared_root or self.settings.state_dir / "shared").resolve()
+        return resolved(self.settings.shared_root or self.settings.state_dir / "shared")
 
     @property
     def run_root(self) -> Path:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, update
 
 from argus.db.audit import RequestAudit
 from argus.db.engine import Database
@@ -23,6 +23,15 @@ from argus.states import TaskStatus
 from taskspec import CustomTask, SpecIssue, VerlTask, load_spec_data
 
 S = TaskStatus
+
+
+TASKS = Task.__table__
+INSERT_TASK = TASKS.insert()  # built once: the statements' compiled forms are cached
+SET_CHECKPOINT_DIR = (update(TASKS).where(TASKS.c.id == bindparam("task"))
+                      .values(checkpoint_dir=bindparam("dir")))
+# What a new task's row holds besides what _add_task sets (the columns' defaults).
+NEW_TASK: dict[str, Any] = dict(argv=None, attempts=0, preemptions=0, latest_step=None, exit_code=None,
+                                termination=None, pinned=False, started_at=None, finished_at=None)
 
 
 def _checkpoint_dir(settings: Settings, task_id: int, name: str) -> str:
@@ -78,23 +87,27 @@ def _add_task(session, settings: Settings, spec: CustomTask | VerlTask, spec_tex
     spec_data = spec.model_dump(mode="json")
     gpus = spec.resources.gpus_per_node
     ts = now()
-    task = Task(
+    values: dict[str, Any] = dict(
         name=spec.name, kind=spec.kind, priority=spec.priority,
         team=team or spec.team, owner=owner, status=S.QUEUED.value, reason="queued",
-        spec=spec_data, spec_text=spec_text, checkpoint_dir="",
+        spec=spec_data, spec_text=spec_text, checkpoint_dir=checkpoint_dir or "",
         nodes=spec.resources.nodes, gpus_per_node=0.0 if gpus.shared else gpus.count,
         cpus_per_node=cpus_per_node, gpu_model=gpus.model,
         max_attempts=spec.retry.max_attempts, idempotency_key=idempotency_key,
         resubmit_of=resubmit_of, created_at=ts, updated_at=ts, queued_at=ts,
         snapshots=snapshots_in(spec) or None,
     )
-    session.add(task)
-    session.flush()
-    task.checkpoint_dir = checkpoint_dir or _checkpoint_dir(settings, task.id, spec.name)
-    record_created(session, task, owner or "anonymous")
+    # Plain INSERTs, not the ORM's unit of work (a third of a submit's CPU): this runs once per
+    # submit inside a group commit. The id names the checkpoint directory, so it follows.
+    conn = session.connection()
+    task_id = conn.execute(INSERT_TASK, values).inserted_primary_key[0]
+    if not checkpoint_dir:
+        values["checkpoint_dir"] = _checkpoint_dir(settings, task_id, spec.name)
+        conn.execute(SET_CHECKPOINT_DIR, {"task": task_id, "dir": values["checkpoint_dir"]})
+    record_created(session, task_id, ts, S.QUEUED.value, owner or "anonymous")
     if audit is not None:
-        audit.record(session, target=f"task/{task.id}", owner=owner, team=task.team)
-    return task_view(task, None)
+        audit.record(session, target=f"task/{task_id}", owner=owner, team=values["team"])
+    return task_view(Task(id=task_id, **NEW_TASK, **values), None)
 
 
 def list_tasks(

@@ -6,9 +6,15 @@
   the pass's state has not changed since.
 * ``_Pass.place_now`` remembers shapes that no longer fit (free room only shrinks in a pass);
   ``place_soon`` retries a failed shape only when nodes that gained room since could make it fit.
-* ``VictimIndex`` filters each preemptor kind's victims once and remembers hopeless searches
-  (re-checked only on nodes that gained room): whole passes must decide exactly what a pass
-  that streams the plain filter and searches every time decides.
+* ``VictimIndex`` filters each preemptor kind's victims once (one check per kind of victim,
+  equal pools shared), remembers hopeless searches (re-checked only on nodes that gained room)
+  and reads deep searches node by node: whole passes — also on full clusters where whole-node
+  shapes need two victims or more — must decide exactly what a pass that streams the plain
+  filter and searches every time decides.
+* ``_Pass.waiting`` keeps the count of waiting tasks of a higher class per class; the plain pass
+  counts afresh for every task.
+* ``order`` takes the best team head from a heap: the same order as scoring every team afresh at
+  every step, charges included.
 """
 
 import math
@@ -19,7 +25,7 @@ import pytest
 from argus.scheduling import planner as planner_module
 from argus.scheduling import victims as victims_module
 from argus.scheduling.placement import EPS, Demand, FreeMap, Node
-from argus.scheduling.planner import Pending, Running, Snapshot, plan
+from argus.scheduling.planner import Pending, Running, Snapshot, Wait, plan
 from argus.scheduling.policy import FlavorQuota, Policy, Team
 from argus.scheduling.preempt import eligible, pierces_shield, search
 
@@ -105,10 +111,21 @@ def random_pass(rng: random.Random):
     return Snapshot(nodes, running, pending, now=5000.0, usage=usage), policy
 
 
+def plain_waiting(self, p, reason):
+    """A task's wait, counting the tasks of a higher class left waiting afresh."""
+    higher = sum(n for rank, n in self.waiting_by_rank.items() if rank < p.priority_rank)
+    self.waiting_by_rank[p.priority_rank] += 1
+    if higher and "preempting" not in reason:
+        reason = f"{reason}; behind {higher} task(s) of higher priority"
+    return Wait(p.task_id, reason)
+
+
 def plain_plan(snapshot, policy, monkeypatch):
     """The pass with every shortcut off: the plain victim filter streamed for every search, no
-    remembered failures or waits, no deep search by node."""
+    remembered failures or waits, no deep search by node, the waits behind a higher class
+    counted afresh for every task."""
     with monkeypatch.context() as m:
+        m.setattr(planner_module._Pass, "waiting", plain_waiting)
         m.setattr(victims_module.VictimIndex, "hopeless", lambda self, key, demand, free: False)
         m.setattr(victims_module.VictimIndex, "pool", plain_pool)
         m.setattr(victims_module.VictimIndex, "none_for", lambda self, key: next(plain_pool(self, key), None) is None)
