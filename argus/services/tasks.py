@@ -6,6 +6,7 @@ Every function takes the database explicitly; nothing here talks to Ray.
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
@@ -107,7 +108,7 @@ def _add_task(session, settings: Settings, spec: CustomTask | VerlTask, spec_tex
     record_created(session, task_id, ts, S.QUEUED.value, owner or "anonymous")
     if audit is not None:
         audit.record(session, target=f"task/{task_id}", owner=owner, team=values["team"])
-    return task_view(Task(id=task_id, **NEW_TASK, **values), None)
+    return task_view(SimpleNamespace(id=task_id, **NEW_TASK, **values), None)  # type: ignore[arg-type]
 
 
 def list_tasks(

@@ -190,3 +190,26 @@ def test_identity_changes_move_the_epoch_in_the_database(pg):
         assert epochs.read(session) == before + 1
     with pytest.raises(Unauthorized, match="revoked"):
         cache.authenticate(token)
+
+
+def test_concurrent_submits_share_group_commits_on_postgresql(pg, tmp_path):
+    """Group commit on PostgreSQL: concurrent submits each written once, the chain whole."""
+    app, settings, headers = _app(pg, tmp_path)
+    spec = {"kind": "custom", "name": "g", "code": str(settings.shared_root / "users" / "admin" / "code"),
+            "command": ["python", "x.py"], "resources": {"nodes": 1, "cpus": 1}}
+    ids: list[int] = []
+    with ServerThread(app) as server:
+        def submit() -> None:
+            for _ in range(5):
+                r = httpx.post(f"{server.url}/v1/tasks", json=spec, headers=headers)
+                assert r.status_code == 201, r.text
+                ids.append(r.json()["id"])
+
+        threads = [threading.Thread(target=submit) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    with pg.read() as session:
+        assert sorted(session.scalars(select(Task.id))) == sorted(ids) and len(set(ids)) == 30
+    assert audit_service.verify(pg)["ok"] is True
