@@ -34,6 +34,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from argus.errors import ArgusError
+
 T = TypeVar("T")
 BUSY_TIMEOUT_MS = 30_000
 GROUP_MAX = 64  # writes per group commit
@@ -144,7 +146,6 @@ class Database:
         return item.outcome()
 
     def _commit_group(self, batch: list[_Grouped[Any]]) -> None:
-        from argus.errors import ArgusError
         try:
             with self.write() as session:
                 for item in batch:
