@@ -94,7 +94,18 @@ class NodeProcess:
         return self.popen.poll() is None
 
     def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM the whole group, then SIGKILL what is left. Only our own group."""
+        """SIGTERM the whole group, then SIGKILL what is left; then every process that was
+        below it when the stop began and still runs. Only what this node started.
+
+        Ray runs each worker and each job's driver in a process group (and a driver in a session)
+        of its own, so stopping the node's group leaves them running: a job driver of a node that
+        left its head was seen training on beside the attempt that replaced it, both writing the
+        same checkpoint directory (tests/cluster/test_node_pool.py)."""
+        below = descendants(self.pid)
+        self._stop_group(timeout)
+        kill_left(below)
+
+    def _stop_group(self, timeout: float) -> None:
         for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
             try:
                 os.killpg(self.pid, sig)
@@ -107,6 +118,44 @@ class NodeProcess:
             except subprocess.TimeoutExpired:
                 continue
         _wait_group_gone(self.pid, 5.0)
+
+
+def _stat(pid: int | str) -> tuple[int, int] | None:
+    """(parent pid, start time in clock ticks) from /proc/PID/stat; None once it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()  # the name may hold spaces and parentheses
+    return int(fields[1]), int(fields[19])
+
+
+def descendants(root: int) -> list[tuple[int, int]]:
+    """(pid, start time) of every process below ``root`` now (Linux /proc), parents first."""
+    children: dict[int, list[tuple[int, int]]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and (stat := _stat(entry.name)) is not None:
+            children.setdefault(stat[0], []).append((int(entry.name), stat[1]))
+    found: list[tuple[int, int]] = []
+    todo, seen = [root], {root}
+    while todo:
+        for pid, start in children.get(todo.pop(), []):
+            if pid not in seen:
+                seen.add(pid)
+                found.append((pid, start))
+                todo.append(pid)
+    return found
+
+
+def kill_left(processes: list[tuple[int, int]]) -> None:
+    """SIGKILL each (pid, start time) still running as the same process (a reused pid is left)."""
+    for pid, start in processes:
+        stat = _stat(pid)
+        if stat is not None and stat[1] == start:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def _group_alive(pgid: int) -> bool:
