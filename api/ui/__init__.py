@@ -28,9 +28,12 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
 
-def _is_page(request: Request) -> bool:
-    path = request.url.path
+def _page_path(path: str) -> bool:
     return path.startswith("/ui") and not path.startswith(("/ui/api/", "/ui/static/"))
+
+
+def _is_page(request: Request) -> bool:
+    return _page_path(request.url.path)
 
 
 class UiHeaders:
@@ -46,7 +49,7 @@ class UiHeaders:
         if not path.startswith("/ui"):
             await self.app(scope, receive, send)
             return
-        page = not path.startswith(("/ui/api/", "/ui/static/"))
+        page = _page_path(path)
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

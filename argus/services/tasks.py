@@ -30,9 +30,9 @@ TASKS = Task.__table__
 INSERT_TASK = TASKS.insert()  # built once: the statements' compiled forms are cached
 SET_CHECKPOINT_DIR = (update(TASKS).where(TASKS.c.id == bindparam("task"))
                       .values(checkpoint_dir=bindparam("dir")))
-# What a new task's row holds besides what _add_task sets (the columns' defaults).
-NEW_TASK: dict[str, Any] = dict(argv=None, attempts=0, preemptions=0, latest_step=None, exit_code=None,
-                                termination=None, pinned=False, started_at=None, finished_at=None)
+# A new row as the columns' defaults make it (None where there is none); _add_task sets the rest.
+NEW_TASK: dict[str, Any] = {c.key: c.default.arg if c.default is not None and c.default.is_scalar else None
+                            for c in TASKS.columns}
 
 
 def _checkpoint_dir(settings: Settings, task_id: int, name: str) -> str:
@@ -72,7 +72,7 @@ def create_task(
                 return task_view(existing, current_attempt(session, existing))
         return _add_task(session, settings, spec, spec_text, owner=owner, team=team,
                          idempotency_key=idempotency_key, checkpoint_dir=checkpoint_dir,
-                         resubmit_of=resubmit_of, audit=audit, cpus_per_node=cpus)
+                         resubmit_of=resubmit_of, audit=audit, cpus_per_node=cpus, spec_data=spec_data)
 
     # Concurrent submits share one transaction and one fsync; each returns once it committed.
     return db.grouped(write)
@@ -81,11 +81,12 @@ def create_task(
 def _add_task(session, settings: Settings, spec: CustomTask | VerlTask, spec_text: str, *,  # noqa: ANN001
               owner: str | None, team: str | None, idempotency_key: str | None,
               checkpoint_dir: str | None, resubmit_of: int | None,
-              audit: RequestAudit | None, cpus_per_node: float) -> dict[str, Any]:
+              audit: RequestAudit | None, cpus_per_node: float,
+              spec_data: dict[str, Any] | None = None) -> dict[str, Any]:
     """Insert the QUEUED task, its creation event and audit entry into the caller's transaction.
 
     ``cpus_per_node``: what admission counts (Preparer.cpus_per_node, read before the transaction)."""
-    spec_data = spec.model_dump(mode="json")
+    spec_data = spec.model_dump(mode="json") if spec_data is None else spec_data
     gpus = spec.resources.gpus_per_node
     ts = now()
     values: dict[str, Any] = dict(
@@ -108,7 +109,7 @@ def _add_task(session, settings: Settings, spec: CustomTask | VerlTask, spec_tex
     record_created(session, task_id, ts, S.QUEUED.value, owner or "anonymous")
     if audit is not None:
         audit.record(session, target=f"task/{task_id}", owner=owner, team=values["team"])
-    return task_view(SimpleNamespace(id=task_id, **NEW_TASK, **values), None)  # type: ignore[arg-type]
+    return task_view(SimpleNamespace(**{**NEW_TASK, **values, "id": task_id}), None)  # type: ignore[arg-type]
 
 
 def list_tasks(
