@@ -34,7 +34,10 @@ def create_app(
     provider: ClusterProvider,
     db: Database | None = None,
     embed_scheduler: bool | None = None,
+    primary: bool = True,
 ) -> FastAPI:
+    """The app of one API process. ``primary``: the only (or first) worker of a server; it alone
+    serves SFTP (a port of its own) — the other workers of ``--api-workers`` serve HTTP only."""
     db = db or Database(settings.database_url, write_queue=settings.sqlite_write_queue,
                        group_commit=settings.group_commit)
     upgrade(db)
@@ -53,7 +56,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        sftp = SftpServer(settings, db, storage).start() if settings.sftp_port else None
+        sftp = SftpServer(settings, db, storage).start() if settings.sftp_port and primary else None
         if scheduler is not None:
             scheduler.start()
         try:

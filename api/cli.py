@@ -1,14 +1,17 @@
-"""``argus server``: the REST API with the scheduler loop embedded (one-machine set-up)."""
+"""``argus server``: the REST API with the scheduler loop embedded (one-machine set-up).
+
+With ``--api-workers N`` (ARGUS_API_WORKERS) above 1 this process only supervises
+(api/supervisor.py): N worker processes, each this same command with ``--worker-index``, serve
+one port. Nothing heavy is imported before that choice is made: the supervisor sets the
+environment its workers import with (PROMETHEUS_MULTIPROC_DIR among it).
+"""
 
 from __future__ import annotations
 
-import click
-import uvicorn
+import socket
+import sys
 
-from api.app import create_app
-from argus import logsetup
-from argus.cli.serve import make_provider
-from argus.settings import load_settings
+import click
 
 GRACEFUL_SHUTDOWN_S = 5  # SIGTERM: open streams (log follows) get this long, then are closed
 
@@ -17,15 +20,68 @@ GRACEFUL_SHUTDOWN_S = 5  # SIGTERM: open streams (log follows) get this long, th
 @click.option("--host", default=None, help="Bind address (env ARGUS_HOST, default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (env ARGUS_PORT, default 8080).")
 @click.option("--no-scheduler", is_flag=True, help="Do not embed the scheduler loop.")
-def server_cmd(host: str | None, port: int | None, no_scheduler: bool) -> None:
+@click.option("--api-workers", type=click.IntRange(1, 64), default=None,
+              help="API worker processes on this port (env ARGUS_API_WORKERS, default 1); the "
+                   "first embeds the scheduler loop.")
+@click.option("--worker-index", type=click.IntRange(0, 63), default=None, hidden=True,
+              help="Set by the supervisor: run as its worker number N.")
+def server_cmd(host: str | None, port: int | None, no_scheduler: bool, api_workers: int | None,
+               worker_index: int | None) -> None:
     """Run the REST API, with the scheduler loop embedded (one-machine set-up)."""
+    from argus import logsetup
+    from argus.settings import load_settings
+
     settings = load_settings()
     logsetup.setup(settings.log_level, settings.log_format)
+    host, port = host or settings.host, port if port is not None else settings.port
+    workers = api_workers or settings.api_workers
+    if worker_index is None and workers > 1:
+        from api.supervisor import Supervisor
+
+        sys.exit(Supervisor(settings, host, port, workers, no_scheduler=no_scheduler).run())
+    serve(settings, host, port, no_scheduler=no_scheduler, worker_index=worker_index)
+
+
+def serve(settings, host: str, port: int, *, no_scheduler: bool,  # noqa: ANN001
+          worker_index: int | None) -> None:
+    """One API process: alone, or worker ``worker_index`` of a supervisor."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.supervisor import WorkerLinks
+    from argus.cli.serve import make_provider
+
+    links = WorkerLinks.from_env() if worker_index is not None else None
+    primary = worker_index in (None, 0)
     app = create_app(settings, provider=make_provider(settings),
-                     embed_scheduler=False if no_scheduler else None)
+                     embed_scheduler=False if (no_scheduler or not primary) else None, primary=primary)
     # proxy_headers off: the app believes X-Forwarded-For only from ARGUS_TRUSTED_PROXIES
-    uvicorn.run(app, host=host or settings.host, port=port or settings.port,
-                log_level=settings.log_level.lower(), access_log=False, proxy_headers=False,
-                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
+    config = uvicorn.Config(app, log_level=settings.log_level.lower(), access_log=False,
+                            proxy_headers=False, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+                            host=host, port=port)
+    server = uvicorn.Server(config)
+    if links is None:
+        server.run()
+    else:
+        links.attach(app.state.ctx)
+        server.run(sockets=[reuse_port_socket(host, port, listen=True)])
+    if not server.started:
+        sys.exit(3)  # as uvicorn.run: it could not start (the port is taken, …)
 
 
+def reuse_port_socket(host: str, port: int, *, listen: bool) -> socket.socket:
+    """A TCP socket bound with SO_REUSEPORT: every worker listens on its own, the kernel spreads
+    new connections among them (a shared socket would let one process take a burst)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        if listen:
+            sock.listen(2048)
+        sock.set_inheritable(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock

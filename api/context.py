@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fastapi import Request
@@ -26,15 +27,19 @@ class AppContext:
     scheduler: Scheduler | None = None
     storage: Storage | None = None
     principals: Principals = field(init=False)
+    wake_elsewhere: Callable[[], None] | None = None  # a worker of --api-workers: wake worker 0's loop
 
     def __post_init__(self) -> None:
         self.principals = Principals(self.db, recheck_s=self.settings.auth_recheck_seconds)
 
     def wake_scheduler(self) -> None:
-        """A new task or a cancel: the embedded loop looks now, not at its next tick. (A loop in
-        another process sees it at its next tick, reading the database.)"""
+        """A new task or a cancel: the embedded loop looks now, not at its next tick; in another
+        worker of this server, through the supervisor's wake pipe. (A loop in another server or
+        ``argus scheduler`` sees it at its next tick, reading the database.)"""
         if self.scheduler is not None:
             self.scheduler.wake()
+        elif self.wake_elsewhere is not None:
+            self.wake_elsewhere()
 
 
 def get_ctx(request: Request) -> AppContext:

@@ -134,6 +134,13 @@ class Settings(BaseSettings):
                     "are counted in one audit.suppressed entry per source and minute.",
     )
     port: int = Field(default=8080, description="API port.")
+    api_workers: int = Field(
+        default=1, ge=1, le=64,
+        description="API worker processes of `argus server` on one port (SO_REUSEPORT; the "
+        "kernel spreads connections among them). The first embeds the scheduler loop; SQLite "
+        "writes of all of them queue on one lock file. More than 1 uses more cores for the API "
+        "(`--api-workers` overrides).",
+    )
     embed_scheduler: bool = Field(
         default=True, description="Run the scheduler loop inside the API process."
     )

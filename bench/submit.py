@@ -3,10 +3,11 @@
 One run, one external load generator in its own process (``wrk``, 32 connections, 15 s each, a
 Lua script that POSTs a JSON body with an Authorization header), against:
 
-(a) a real ``argus server --no-scheduler`` process on loopback, twice: with every request's
-    token read from the database and one transaction per submit (ARGUS_AUTH_RECHECK_SECONDS=0,
-    ARGUS_GROUP_COMMIT=false: before) and with the defaults (principals cached against the
-    identity epoch, group commit), each on a fresh database (a real SQLite file with
+(a) a real ``argus server --no-scheduler`` on loopback, three times: one process with every
+    request's token read from the database and one transaction per submit
+    (ARGUS_AUTH_RECHECK_SECONDS=0, ARGUS_GROUP_COMMIT=false: before); one process with the
+    defaults (principals cached against the identity epoch, group commit); and
+    ``--api-workers N`` (default 2: one per core here) processes on the port, each on a fresh database (a real SQLite file with
     synchronous=FULL, a real non-admin user's token, a custom task whose code dir is in that
     user's workspace). The scheduler is off, so only the submit path is measured: tasks stay
     QUEUED, nothing reaches Ray;
@@ -17,7 +18,7 @@ Lua script that POSTs a JSON body with an Authorization header), against:
 Afterwards it checks that every submit wrk saw accepted is in the database (row count) and that
 the audit chain holds (``argus audit verify --local``).
 
-    .venv/bin/python bench/submit.py [--connections 32] [--duration 15]
+    .venv/bin/python bench/submit.py [--connections 32] [--duration 15] [--api-workers 2]
 """
 
 from __future__ import annotations
@@ -103,19 +104,20 @@ def prepare_argus(root: Path) -> tuple[Settings, str, dict]:
     return settings, token, spec
 
 
-def start_argus(root: Path, extra_env: dict) -> tuple[subprocess.Popen, str, dict]:
+def start_argus(root: Path, extra_env: dict, workers: int = 1) -> tuple[subprocess.Popen, str, dict]:
     port = free_port()
     env = {**os.environ, **extra_env, "ARGUS_STATE_DIR": str(root / "state"),
            "ARGUS_SHARED_ROOT": str(root / "shared"),
            "ARGUS_EMBED_SCHEDULER": "false", "ARGUS_RAY_ADDRESS": "http://127.0.0.1:9"}
     proc = subprocess.Popen([str(Path(sys.executable).parent / "argus"), "server", "--no-scheduler",
-                             "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                             "--port", str(port), "--api-workers", str(workers)], env=env, stdout=subprocess.DEVNULL,
                             stderr=open(root / "argus.log", "w"), start_new_session=True)  # noqa: SIM115
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{url}/healthz", timeout=2).status_code < 500:
+                time.sleep(2 if workers > 1 else 0)  # the other workers: up moments later
                 return proc, url, env
         except httpx.TransportError:
             time.sleep(0.2)
@@ -136,10 +138,11 @@ def check_argus(root: Path, settings: Settings, env: dict, accepted: int) -> tup
     return rows, verify.stdout.strip()
 
 
-def bench_argus(root: Path, args: argparse.Namespace, extra_env: dict) -> tuple[dict, int, str]:
+def bench_argus(root: Path, args: argparse.Namespace, extra_env: dict,
+                workers: int = 1) -> tuple[dict, int, str]:
     root.mkdir()
     settings, token, spec = prepare_argus(root)
-    proc, url, env = start_argus(root, extra_env)
+    proc, url, env = start_argus(root, extra_env, workers)
     try:
         row = run_wrk(f"{url}/v1/tasks", spec, token, root, "argus", args.connections, args.duration)
     finally:
@@ -166,6 +169,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--duration", type=int, default=15, help="seconds of load per target")
+    parser.add_argument("--api-workers", type=int, default=2, help="workers of the last Argus row")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("bench/submit.py needs wrk: `make bench-submit` installs it (apt package wrk)")
@@ -174,7 +178,8 @@ def main() -> None:
         # before: a database read per request to authenticate, a transaction per submit
         before = bench_argus(root / "before", args, {"ARGUS_AUTH_RECHECK_SECONDS": "0",
                                                      "ARGUS_GROUP_COMMIT": "false"})
-        after = bench_argus(root / "after", args, {})
+        one = bench_argus(root / "one", args, {})
+        after = bench_argus(root / "after", args, {}, args.api_workers)
         ray_row = bench_ray(root, args)
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -183,7 +188,9 @@ def main() -> None:
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"{'':44}{'requests':>9}{'accepted/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>8}{'errors':>7}")
     argus_row = after[0]
-    rows_out = (("argus, token read + 1 txn/submit (before)", before[0]), ("argus POST /v1/tasks", argus_row),
+    rows_out = (("argus, token read + 1 txn/submit (before)", before[0]),
+                ("argus POST /v1/tasks, 1 process", one[0]),
+                (f"argus POST /v1/tasks, --api-workers {args.api_workers}", argus_row),
                 ("ray POST /api/jobs/", ray_row))
     for name, row in rows_out:
         print(f"{name:44}{row['requests']:9d}{row['per_s']:11.1f}{row['p50_us'] / 1000:9.1f}"
@@ -191,9 +198,12 @@ def main() -> None:
     print(f"{'ratio argus/ray':44}{'':9}{argus_row['per_s'] / ray_row['per_s']:11.2f}"
           f"{argus_row['p50_us'] / ray_row['p50_us']:9.2f}{argus_row['p99_us'] / ray_row['p99_us']:9.2f}"
           f"   (goal: >= 10x accepted/s, p99 < 100 ms, no non-2xx)")
+    print(f"{'ratio argus 1 process/ray':44}{'':9}{one[0]['per_s'] / ray_row['per_s']:11.2f}"
+          f"{one[0]['p50_us'] / ray_row['p50_us']:9.2f}{one[0]['p99_us'] / ray_row['p99_us']:9.2f}")
     print(f"{'ratio argus before/ray':44}{'':9}{before[0]['per_s'] / ray_row['per_s']:11.2f}"
           f"{before[0]['p50_us'] / ray_row['p50_us']:9.2f}{before[0]['p99_us'] / ray_row['p99_us']:9.2f}")
-    for name, (row, rows, verdict) in (("before", before), ("after", after)):
+    for name, (row, rows, verdict) in (("before", before), ("1 process", one),
+                                       (f"--api-workers {args.api_workers}", after)):
         print(f"argus {name}: {row['accepted']} accepted by wrk, {rows} tasks in the database "
               f"(>= accepted: every accepted submit is durable); audit: {verdict}")
 

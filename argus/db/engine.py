@@ -9,11 +9,14 @@ Two engines over one database: ``write`` transactions begin IMMEDIATE (take the 
 front, so read-then-write never dies with "database is locked"); ``read`` transactions begin
 deferred and never block a writer under WAL.
 
-SQLite writers of one process queue on a lock before BEGIN IMMEDIATE (``write_queue``): a
-writer that finds the write lock taken otherwise sleeps in SQLite's busy handler (1, 2, 5 …
-100 ms steps) and may lose to later arrivals again and again; under 32 concurrent submits that
-gave a p99 of seconds. Same transactions, same synchronous=FULL; other processes (a separate
-scheduler) still meet the busy handler. The lock is re-entrant: a nested write behaves as before.
+SQLite writers queue on a lock before BEGIN IMMEDIATE (``write_queue``): a writer that finds
+the write lock taken otherwise sleeps in SQLite's busy handler (1, 2, 5 … 100 ms steps) and may
+lose to later arrivals again and again; under 32 concurrent submits that gave a p99 of seconds.
+The queue is a thread lock inside a process and an ``flock`` on ``<database>-writer.lock``
+between processes (the API workers of ``argus server --api-workers N``, a separate ``argus
+scheduler``): the kernel wakes the next writer the moment the lock is released. Same
+transactions, same synchronous=FULL; a writer that does not queue (a migration, an older
+version) still meets the busy handler. The lock is re-entrant: a nested write behaves as before.
 
 Group commit (:meth:`Database.grouped`): writes that arrive while another is being written wait
 and go together in the next transaction — one BEGIN, one COMMIT, one fsync for many submits.
@@ -24,6 +27,8 @@ own result or its own error.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -36,6 +41,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from argus.errors import ArgusError
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 BUSY_TIMEOUT_MS = 30_000
 GROUP_MAX = 64  # writes per group commit
@@ -82,6 +88,54 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     return engine
 
 
+class WriteQueue:
+    """Re-entrant: a thread lock, then (outermost only) an exclusive ``flock`` on a lock file
+    shared by every process writing to the same SQLite database. Without a usable lock file
+    (a read-only directory) it is the thread lock alone."""
+
+    def __init__(self, lock_path: Path | None):
+        self._thread = threading.RLock()
+        self._depth = 0  # changed only by the thread holding ``_thread``
+        self._fd: int | None = None
+        if lock_path is not None:
+            try:
+                self._fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, PRIVATE)
+            except OSError as exc:
+                log.warning("no cross-process write queue (%s): writers of other processes meet "
+                            "SQLite's busy handler", exc)
+
+    def __enter__(self) -> WriteQueue:
+        self._thread.acquire()
+        try:
+            if self._depth == 0 and self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)  # blocks without the GIL
+        except BaseException:
+            self._thread.release()
+            raise
+        self._depth += 1
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._depth -= 1
+        try:
+            if self._depth == 0 and self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread.release()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _lock_path(url: str) -> Path | None:
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return Path(path).with_name(Path(path).name + "-writer.lock")
+
+
 def driver_url(url: str) -> str:
     """``postgresql://`` / ``postgres://`` (no driver named) → the installed psycopg 3 driver."""
     for prefix in ("postgresql://", "postgres://"):
@@ -107,7 +161,7 @@ class Database:
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
         queued = self.is_sqlite and write_queue
         self._write_lock: contextlib.AbstractContextManager = (
-            threading.RLock() if queued else contextlib.nullcontext())
+            WriteQueue(_lock_path(url)) if queued else contextlib.nullcontext())
         self.group_commit = group_commit
         self._group: list[_Grouped[Any]] = []
         self._group_lock = threading.Lock()
@@ -170,6 +224,8 @@ class Database:
             yield session
 
     def dispose(self) -> None:
+        if isinstance(self._write_lock, WriteQueue):
+            self._write_lock.close()
         self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             self.read_engine.dispose()
