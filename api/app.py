@@ -56,9 +56,11 @@ def create_app(
         sftp = SftpServer(settings, db, storage).start() if settings.sftp_port else None
         if scheduler is not None:
             scheduler.start()
+        server_metrics.start()
         try:
             yield
         finally:
+            server_metrics.stop()
             if scheduler is not None:
                 scheduler.stop()
             if sftp is not None:
