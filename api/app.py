@@ -90,7 +90,7 @@ def create_app(
     app.include_router(reports.router)
     app.include_router(ops.router)
     app.include_router(verl.router)
-    ui.install(app, settings)
+    ui.install(app, settings, db)
     return app
 
 
