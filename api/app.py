@@ -59,9 +59,11 @@ def create_app(
         sftp = SftpServer(settings, db, storage).start() if settings.sftp_port and primary else None
         if scheduler is not None:
             scheduler.start()
+        server_metrics.start()
         try:
             yield
         finally:
+            server_metrics.stop()
             if scheduler is not None:
                 scheduler.stop()
             if sftp is not None:
@@ -91,7 +93,7 @@ def create_app(
     app.include_router(reports.router)
     app.include_router(ops.router)
     app.include_router(verl.router)
-    ui.install(app, settings)
+    ui.install(app, settings, db)
     return app
 
 

@@ -19,6 +19,7 @@ from api.errors import error_body
 from api.ui import pages_admin, pages_auth, pages_cluster, pages_files, pages_submit, pages_tasks, pages_usage
 from api.ui.deps import NeedsLogin, environment, login_url, render
 from api.ui.sessions import SessionStore
+from argus.db.engine import Database
 from argus.errors import ArgusError
 from argus.settings import Settings
 
@@ -93,8 +94,9 @@ def _install_errors(app: FastAPI) -> None:
     app.add_exception_handler(NeedsLogin, needs_login)
 
 
-def install(app: FastAPI, settings: Settings) -> None:
-    app.state.ui_sessions = SessionStore(settings.ui_session_seconds)
+def install(app: FastAPI, settings: Settings, db: Database) -> None:
+    app.state.ui_sessions = SessionStore(db, settings.ui_session_seconds,
+                                         cache_s=settings.auth_recheck_seconds)
     app.state.ui_templates = environment()
     _install_errors(app)
 

@@ -1,8 +1,9 @@
 """What every UI route shares: the signed-in viewer, CSRF checks, template rendering.
 
 ``ui_acting("task.cancel")`` is the UI's twin of :func:`api.auth.acting`: it starts the
-request's audit entry and authenticates the session's token through the same cached
-``Principals`` as the API (argus/services/identity.py); the permission checks are the services' own.
+request's audit entry and authenticates the session's token (by its hash: a session keeps no
+token) through the same cached ``Principals`` as the API (argus/services/identity.py); the
+permission checks are the services' own.
 """
 
 from __future__ import annotations
@@ -112,16 +113,16 @@ def ui_acting(action: str) -> Callable[[Request], Awaitable[Viewer]]:
 
     async def dependency(request: Request) -> Viewer:
         entry = audit_entry(request, action)
-        store = sessions(request)
-        session = store.get(request.cookies.get(SESSION_COOKIE))
+        store, sid = sessions(request), request.cookies.get(SESSION_COOKIE)
+        session = store.cached(sid) or (await run_in_threadpool(store.get, sid) if sid else None)
         if session is None:
             raise NeedsLogin()
         try:
             principals = get_ctx(request).principals
-            principal = principals.cached(session.token) or await run_in_threadpool(
-                principals.authenticate, session.token)
+            principal = principals.cached_hash(session.token_hash) or await run_in_threadpool(
+                principals.authenticate_hash, session.token_hash)
         except Unauthorized as exc:
-            store.drop(session.sid)
+            await run_in_threadpool(store.drop, session.sid)
             raise NeedsLogin() from exc
         entry.actor, entry.token_name = principal.name, principal.token_name
         viewer = Viewer(principal, session)

@@ -70,7 +70,7 @@ async def login(request: Request, token: Annotated[str, Form(max_length=MAX_TOKE
     except Unauthorized as exc:
         return _login_page(request, error=f"Sign-in refused: {exc.message}.", status_code=401, next_=next)
     entry.actor, entry.token_name = principal.name, principal.token_name
-    session = sessions(request).create(token.strip(), principal.name, expires)
+    session = await run_in_threadpool(sessions(request).create, token.strip(), principal.name, expires)
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(SESSION_COOKIE, session.sid, max_age=max(1, int(session.expires_at - time.time())),
                         httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/ui")

@@ -132,5 +132,10 @@ class Scheduler:
             log.exception("releasing the scheduler lease failed")
 
     def healthy(self, max_age: float | None = None) -> bool:
-        limit = max_age if max_age is not None else max(10.0, 10 * self.settings.tick_seconds)
+        limit = max_age if max_age is not None else healthy_within(self.settings)
         return self.last_tick is not None and time.time() - self.last_tick < limit
+
+
+def healthy_within(settings: Settings) -> float:
+    """A loop whose last tick is older than this is not healthy (/readyz, argus_scheduler_up)."""
+    return max(10.0, 10 * settings.tick_seconds)

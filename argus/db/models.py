@@ -273,6 +273,21 @@ class ApiToken(Base):
     __table_args__ = (UniqueConstraint("user", "name", name="uq_api_tokens_user_name"),)
 
 
+class UiSessionRow(Base):
+    """A web UI sign-in (api/ui/sessions.py; migration 0014). Keyed by the sha256 of the session
+    id (the browser's cookie holds the id itself) and holding the sha256 of the Argus token it
+    was opened with, never the token: every server sharing the database sees every session, and
+    this table holds nothing that signs anyone in."""
+
+    __tablename__ = "ui_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    user: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
 class UserSecret(Base):
     """A user's secret (e.g. WANDB_API_KEY), encrypted at rest (argus/secretbox.py); injected into
     the user's jobs as an environment variable of the same name, never shown back."""

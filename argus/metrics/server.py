@@ -9,6 +9,7 @@ docs/observability.md.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -20,9 +21,12 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from argus.cluster import ClusterProvider
+from argus.control.loop import healthy_within
 from argus.db.engine import Database
 from argus.db.models import Attempt, Preemption, SchedulerLease, Task
 from argus.errors import RayError
+from argus.metrics import multiproc
+from argus.metrics.multiproc import SharedCollector, TickPublisher, Worker, process_exited, worker_gauge
 from argus.metrics.waits import WaitFollower
 from argus.services import audit
 from argus.services.policy import PolicySource
@@ -38,6 +42,7 @@ TICK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 QUOTA_KINDS = ("nominal", "lent", "borrowed", "in_use")
 NODE_STATES = ("ready", "joining", "draining", "quarantined", "down")
+FOLLOW_SECONDS = 1.0  # among several workers, worker 0 follows waits and publishes its tick this often
 
 
 @dataclass
@@ -56,28 +61,79 @@ class Cached:
 
 
 class ServerMetrics:
-    """The registry behind ``/metrics`` and the histograms the server observes into."""
+    """The registry behind ``/metrics`` and the histograms the server observes into.
+
+    With several API workers (argus/metrics/multiproc.py) the histograms live in the shared
+    files and reach the scrape summed over every worker, and worker 0 follows the queue waits
+    and publishes its scheduler's tick in the background (``start``/``stop``, from the app's
+    lifespan); with one, the waits are followed when Prometheus scrapes.
+    """
 
     def __init__(self, db: Database, settings: Settings, provider: ClusterProvider,
-                 scheduler_state: Callable[[], dict] | None = None, policy: PolicySource | None = None):
+                 scheduler_state: Callable[[], dict] | None = None, policy: PolicySource | None = None,
+                 worker: Worker | None = None):
+        self.worker = worker or Worker.from_env()
+        shared = self.worker.shared
         self.registry = CollectorRegistry(auto_describe=False)
+        own = self.registry if shared is None else None  # shared: in the files, summed at scrape
         self.task_wait = Histogram("argus_task_wait_seconds", "Time from QUEUED to RUNNING, per start",
-                                   ["priority"], buckets=WAIT_BUCKETS, registry=self.registry)
+                                   ["priority"], buckets=WAIT_BUCKETS, registry=own)
         self.tick = Histogram("argus_scheduler_tick_seconds", "Duration of one scheduler tick",
-                              buckets=TICK_BUCKETS, registry=self.registry)
+                              buckets=TICK_BUCKETS, registry=own)
         self.http = Histogram("argus_http_request_duration_seconds",
                               "API request latency (route='/v1/tasks', method='POST' is submit)",
-                              ["method", "route", "status"], buckets=HTTP_BUCKETS, registry=self.registry)
-        self.waits = WaitFollower(db)
+                              ["method", "route", "status"], buckets=HTTP_BUCKETS, registry=own)
+        self.waits = WaitFollower(db) if self.worker.follows_waits else None
+        self.local_state = scheduler_state
+        self.publisher: TickPublisher | None = None
+        if shared is not None:
+            self.registry.register(SharedCollector(shared))
+            self.live = worker_gauge()
+            self.publisher = TickPublisher() if scheduler_state is not None else None
+            max_age = healthy_within(settings)
+            scheduler_state = lambda: multiproc.scheduler_state(shared, max_age)  # noqa: E731
         self.state = StateCollector(db, settings, provider, scheduler_state or (lambda: {}), policy=policy)
         self.registry.register(self.state)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def render(self) -> bytes:
         """The Prometheus text; blocking (DB reads, maybe one Ray call): call it off the loop."""
         with self._lock:
-            self.waits.advance(lambda priority, seconds: self.task_wait.labels(priority).observe(seconds))
+            self.follow()
             return generate_latest(self.registry)
+
+    def follow(self) -> None:
+        """Observe the waits of tasks started since the last call (if this process follows
+        them); publish this process's scheduler tick (if it embeds one among several workers)."""
+        with self._lock:
+            if self.waits is not None:
+                self.waits.advance(lambda priority, seconds: self.task_wait.labels(priority).observe(seconds))
+            if self.publisher is not None and self.local_state is not None:
+                self.publisher.publish(self.local_state().get("last_tick"))
+
+    def start(self) -> None:
+        """Among several workers, follow on a timer: a scrape may never land on worker 0."""
+        if self.worker.shared is None or (self.waits is None and self.publisher is None):
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="argus-metrics", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+        if self.worker.shared is not None:
+            process_exited(os.getpid(), self.worker.shared)  # this worker no longer counts as live
+
+    def _run(self) -> None:
+        while not self._stop.wait(FOLLOW_SECONDS):
+            try:
+                self.follow()
+            except Exception:  # noqa: BLE001 - the next round retries; a scrape shows the state
+                log.exception("metrics: following the queue waits failed")
 
 
 class StateCollector(Collector):

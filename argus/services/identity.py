@@ -259,9 +259,14 @@ def _authenticate(db: Database, token: str | None) -> tuple[Principal, float | N
     """The principal and the token's expiry."""
     if not token:
         raise Unauthorized(NO_TOKEN)
+    return _authenticate_hash(db, hash_token(token))
+
+
+def _authenticate_hash(db: Database, key: str) -> tuple[Principal, float | None]:
+    """:func:`_authenticate` for a token known by its hash (a web UI session keeps only that)."""
     now = time.time()
     with db.read() as session:
-        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == key))
         user = session.get(User, row.user) if row is not None else None
         grants = frozenset(_grants_of(session, user.name)) if user is not None else frozenset()
     if row is None or user is None:
@@ -310,9 +315,12 @@ class Principals:
     def cached(self, token: str | None) -> Principal | None:
         """The principal from memory, or None when the database must answer (:meth:`authenticate`).
         Never touches the database: safe on the event loop."""
-        if not token:
+        return self.cached_hash(hash_token(token)) if token else None
+
+    def cached_hash(self, key: str | None) -> Principal | None:
+        """:meth:`cached` for a token known by its hash (:func:`hash_token`)."""
+        if not key:
             return None
-        key = hash_token(token)
         now = time.monotonic()
         with self._lock:
             known = self._known.get(key)
@@ -328,7 +336,14 @@ class Principals:
     def authenticate(self, token: str | None) -> Principal:
         """Memory first; otherwise the database (and the epoch, when due). Blocks: call it from
         a worker thread."""
-        hit = self.cached(token)
+        if not token:
+            raise Unauthorized(NO_TOKEN)
+        return self.authenticate_hash(hash_token(token))
+
+    def authenticate_hash(self, key: str) -> Principal:
+        """:meth:`authenticate` for a token known by its hash: a web UI session keeps the hash,
+        never the token, and authenticates through this same cache."""
+        hit = self.cached_hash(key)
         if hit is not None:
             return hit
         if time.monotonic() - self._checked >= self.recheck_s:
@@ -338,14 +353,14 @@ class Principals:
                 if epoch != self._epoch:
                     self._known.clear()
                 self._epoch, self._checked = epoch, time.monotonic()
-            hit = self.cached(token)
+            hit = self.cached_hash(key)
             if hit is not None:
                 return hit
         local, epoch = epochs.local_epoch(), self._epoch
-        principal, expires_at = _authenticate(self.db, token)
+        principal, expires_at = _authenticate_hash(self.db, key)
         with self._lock:
             if local == epochs.local_epoch():  # nothing in this process changed it meanwhile
-                self._known[hash_token(token or "")] = _Known(
+                self._known[key] = _Known(
                     principal, expires_at, time.monotonic() + LAST_USED_GRANULARITY_S, local, epoch)
                 while len(self._known) > self.size:
                     self._known.popitem(last=False)

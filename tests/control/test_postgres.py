@@ -14,6 +14,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from api.app import create_app
+from api.ui.sessions import SessionStore, session_key
 from argus.authz import Principal
 from argus.control.loop import Scheduler
 from argus.db import epochs
@@ -190,6 +191,25 @@ def test_identity_changes_move_the_epoch_in_the_database(pg):
         assert epochs.read(session) == before + 1
     with pytest.raises(Unauthorized, match="revoked"):
         cache.authenticate(token)
+
+
+def test_ui_sessions_on_postgresql(pg):
+    """Migration 0014 on PostgreSQL: a session row by hashes only, the bound (the oldest go),
+    sign-out, and the session's token authenticated by its hash through the principals cache."""
+    bootstrap_admin(pg, "admin")
+    root = Principal(name="admin", role="admin", team=None, token_name="bootstrap")
+    create_user(pg, root, "alice", team=None, role="user")
+    token = create_token(pg, root, "alice", name="main")["token"]
+    store = SessionStore(pg, ttl_s=60, max_sessions=2, cache_s=0)
+    made = [store.create(token, "alice", None) for _ in range(3)]
+    assert [store.get(s.sid) is not None for s in made] == [False, True, True]
+    assert Principals(pg, recheck_s=0).authenticate_hash(made[2].token_hash).name == "alice"
+    store.drop(made[2].sid)
+    assert store.get(made[2].sid) is None
+    with pg.read() as session:
+        rows = session.execute(text("SELECT * FROM ui_sessions")).all()
+    assert [r.id_hash for r in rows] == [session_key(made[1].sid)]
+    assert token not in str(rows) and made[1].sid not in str(rows)
 
 
 def test_concurrent_submits_share_group_commits_on_postgresql(pg, tmp_path):
