@@ -233,10 +233,8 @@ class Supervisor:
 
     def _exited(self, pid: int) -> None:
         """A worker's live gauges end with it (its counters and histograms stay summed)."""
-        try:
-            from argus.metrics.server import process_exited
-        except ImportError:
-            return
+        from argus.metrics.multiproc import process_exited
+
         process_exited(pid)
 
     def _stop_all(self) -> None:
