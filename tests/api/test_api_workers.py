@@ -71,11 +71,12 @@ def supervised(tmp_path):  # noqa: ANN201
     db.dispose()
     started: list[subprocess.Popen] = []
 
-    def start(workers: int, *extra: str, port: int | None = None) -> tuple[subprocess.Popen, str]:
+    def start(workers: int, *extra: str, port: int | None = None,
+              **more_env: str) -> tuple[subprocess.Popen, str]:
         port = port or free_port()
         env = {**os.environ, "ARGUS_STATE_DIR": str(settings.state_dir),
-               "ARGUS_SHARED_ROOT": str(settings.shared_root), "ARGUS_LOG_LEVEL": "WARNING",
-               "ARGUS_RAY_ADDRESS": "http://127.0.0.1:9"}
+               "ARGUS_SHARED_ROOT": str(settings.shared_root), "ARGUS_LOG_LEVEL": "ERROR",
+               "ARGUS_RAY_ADDRESS": "http://127.0.0.1:9", **more_env}
         proc = subprocess.Popen([sys.executable, "-m", "api", "server", "--port", str(port),
                                  "--api-workers", str(workers), *extra], cwd=REPO, env=env,
                                 start_new_session=True, stderr=subprocess.PIPE, text=True)
@@ -124,6 +125,23 @@ def test_two_workers_serve_one_port_and_every_accepted_submit_is_durable(supervi
     assert proc.wait(30) == 0
     assert not _children(proc.pid)
     assert not metrics_dir.exists()
+
+
+def test_a_submit_on_any_worker_wakes_the_loop_in_worker_zero(supervised):
+    """The loop ticks every 60 s here; each submit (a new connection each: the kernel picks the
+    worker) must be looked at within 2 s — its wait reason set by a tick that the submit woke.
+    12 submits all landing on worker 0 by chance: 1 in 4,096."""
+    proc, url = supervised.start(2, ARGUS_TICK_SECONDS="60")
+    _until(lambda: _workers_up(url, 2), 60, "two API workers up")
+    time.sleep(1)  # the loop's first tick (at start) is behind us
+    alice = {"Authorization": f"Bearer {supervised.tokens['alice']}"}
+    code = str(supervised.settings.shared_root / "users/alice/code")
+    for i in range(12):
+        with httpx.Client(base_url=url, headers=alice, timeout=30) as http:
+            task = http.post("/v1/tasks", json={"kind": "custom", "name": f"wake{i}", "code": code,
+                                                "command": ["python", "t.py"]}).json()
+            _until(lambda: http.get(f"/v1/tasks/{task['id']}").json()["reason"] != "queued", 2,
+                   f"submit {i} woke the loop (its wait reason set by a tick)")
 
 
 def test_a_killed_worker_is_replaced_and_the_port_keeps_answering(supervised):
