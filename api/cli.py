@@ -8,6 +8,7 @@ environment its workers import with (PROMETHEUS_MULTIPROC_DIR among it).
 
 from __future__ import annotations
 
+import gc
 import socket
 import sys
 
@@ -60,6 +61,7 @@ def serve(settings, host: str, port: int, *, no_scheduler: bool,  # noqa: ANN001
                             proxy_headers=False, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
                             host=host, port=port)
     server = uvicorn.Server(config)
+    settle_heap()
     if links is None:
         server.run()
     else:
@@ -67,6 +69,16 @@ def serve(settings, host: str, port: int, *, no_scheduler: bool,  # noqa: ANN001
         server.run(sockets=[reuse_port_socket(host, port, listen=True)])
     if not server.started:
         sys.exit(3)  # as uvicorn.run: it could not start (the port is taken, …)
+
+
+def settle_heap() -> None:
+    """Move what start-up built (modules, the app, settings: ~170,000 objects) out of the
+    garbage collector's sight. Full collections otherwise walk all of it several times a second
+    under load: ~70 ms each, every request in flight stalled meanwhile (measured under wrk: 749 →
+    880 submits/s, p99 118 → 86 ms; full collections 70 → 2.5 ms). Nothing is leaked: frozen
+    objects are only never scanned for cycles, which start-up objects do not become."""
+    gc.collect()
+    gc.freeze()
 
 
 def reuse_port_socket(host: str, port: int, *, listen: bool) -> socket.socket:

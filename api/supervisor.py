@@ -135,7 +135,12 @@ class Supervisor:
         from api.cli import reuse_port_socket
 
         self._prepare_database()
-        hold = reuse_port_socket(self.host, self.port, listen=False)  # fails here if the port is taken
+        try:
+            hold = reuse_port_socket(self.host, self.port, listen=False)  # fails here if taken
+        except OSError as exc:
+            log.error("argus server: cannot bind %s:%d (%s); choose another --port or stop what "
+                      "holds it", self.host, self.port, exc.strerror or exc)
+            return 2
         self.port = hold.getsockname()[1]
         metrics_dir = self._metrics_dir()
         os.environ[MULTIPROC_ENV] = str(metrics_dir)
