@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import time
 from pathlib import Path
 
@@ -311,21 +312,25 @@ class Settings(BaseSettings):
 
 
 RESOLVED_FOR_S = 5.0
-_resolved: dict[Path, tuple[float, Path]] = {}
+_resolved: dict[tuple[Path, bool], tuple[float, Path]] = {}
 
 
-def resolved(path: Path) -> Path:
+def resolved(path: Path, *, realpath: bool = False) -> Path:
     """``path.resolve()``, kept for a few seconds: the server's own roots are resolved on every
     submit (a walk of lstat calls each time, slow on GPFS); a root re-pointed by an operator is
-    followed within RESOLVED_FOR_S. Users' paths are never resolved through this."""
+    followed within RESOLVED_FOR_S. Users' paths are never resolved through this.
+
+    ``realpath``: ``os.path.realpath(path)`` instead, which leaves a symlink loop as it is where
+    ``resolve`` raises (the allowed roots of :mod:`argus.services.paths`)."""
     now = time.monotonic()
-    hit = _resolved.get(path)
+    key = (path, realpath)
+    hit = _resolved.get(key)
     if hit is not None and now - hit[0] < RESOLVED_FOR_S:
         return hit[1]
-    real = path.resolve()
+    real = Path(os.path.realpath(path)) if realpath else path.resolve()
     if len(_resolved) > 256:
         _resolved.clear()
-    _resolved[path] = (now, real)
+    _resolved[key] = (now, real)
     return real
 
 

@@ -3,7 +3,8 @@
 Roots: ``<shared root>/users/<owner>/``, ``<shared root>/teams/<team>/``, ``<shared root>/code``,
 the configured verl trees and ``ARGUS_SHARED_PATHS``. Paths are resolved with every symlink
 followed, so a link inside a workspace that points outside it is refused; ``..`` is refused
-outright.
+outright. The roots themselves are the server's: each is resolved at most every few seconds
+(:func:`argus.settings.resolved`), the paths a spec names on every check.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import re
 from pathlib import Path, PurePosixPath
 
+from argus.settings import resolved
 from taskspec import CustomTask, SpecIssue, VerlTask
 
 PATH_MAX = 4096  # Linux's PATH_MAX and NAME_MAX: longer never opens, so say so at submit
@@ -23,7 +25,7 @@ def allowed_roots(shared_root: Path, owner: str, team: str | None,
     roots = [shared_root / "users" / owner, shared_root / "code", *[Path(p) for p in extra]]
     if team:
         roots.append(shared_root / "teams" / team)
-    return [Path(os.path.realpath(r)) for r in roots]
+    return [resolved(r, realpath=True) for r in roots]
 
 
 def referenced_paths(spec: CustomTask | VerlTask) -> list[tuple[str, str]]:

@@ -102,9 +102,16 @@ class Preparer:
 
     def path_issues(self, spec: CustomTask | VerlTask, owner: str | None,
                     team: str | None) -> list[SpecIssue]:
-        """The spec's paths checked again as they resolve now (admission, resubmit): a symlink
-        swapped since submit must not point a task into another workspace."""
+        """The spec's paths checked as they resolve now (submit, admission, resubmit): a symlink
+        swapped since submit must not point a task into another workspace.
+
+        First against the roots that need no look at the verl trees (nearly every path lies in
+        a workspace or <shared>/code); only when one is outside them, against every root: the
+        same answer, without listing the trees on every submit."""
         if owner is None:
+            return []
+        near = allowed_roots(self.shared_root, owner, team, list(self.settings.shared_paths))
+        if not check_spec_paths(spec, near):
             return []
         return check_spec_paths(spec, self.roots_for(owner, team))
 
@@ -121,8 +128,7 @@ class Preparer:
             tip = f"did you mean '{close[0]}'? " if close else ""
             issues.append(SpecIssue("priority", f"'{spec.priority}' is not a priority class; {tip}"
                                     f"use one of: {', '.join(classes)}"))
-        if owner is not None:
-            issues += check_spec_paths(spec, self.roots_for(owner, team))
+        issues += self.path_issues(spec, owner, team)
         refused = {issue.path for issue in issues}
         tree = None
         if isinstance(spec, CustomTask) and "code" not in refused:
