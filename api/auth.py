@@ -44,7 +44,8 @@ def new_entry(request: Request, action: str) -> RequestAudit:
     return RequestAudit(action=action, source_ip=getattr(state, "source_ip", ""),
                         request_id=getattr(state, "request_id", ""),
                         client_request_id=getattr(state, "client_request_id", ""),
-                        target=request.scope["path"], params=dict(request.query_params))
+                        target=request.scope["path"],
+                        params=dict(request.query_params) if request.scope["query_string"] else {})
 
 
 def acting(action: str) -> Callable[[Request], Principal]:

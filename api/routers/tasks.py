@@ -56,7 +56,8 @@ def _submit(request: Request, ctx: AppContext, who: Principal, body: bytes, *, d
         return dry_run_view(ctx.db, ctx.settings, ctx.provider, spec, preview, owner,
                             ctx.preparer.policy.current())
     created = task_service.create_task(ctx.db, ctx.settings, spec, text, owner=owner, team=team,
-                                       idempotency_key=idempotency_key, audit=audit_of(request))
+                                       idempotency_key=idempotency_key, audit=audit_of(request),
+                                       preparer=ctx.preparer)
     ctx.wake_scheduler()
     return created
 

@@ -114,6 +114,6 @@ def submit(request: Request, ctx: Ctx, who: Annotated[Viewer, Depends(ui_acting(
         return render(request, "submit.html", 422, text=text, issues=_issues(text, exc), max_yaml=MAX_YAML)
     request.state.audit.params.update(name=spec.name, kind=spec.kind, priority=spec.priority, source="ui")
     task = task_service.create_task(ctx.db, ctx.settings, spec, text, owner=owner, team=team,
-                                    audit=request.state.audit)
+                                    audit=request.state.audit, preparer=ctx.preparer)
     ctx.wake_scheduler()
     return RedirectResponse(f"/ui/tasks/{task['id']}", status_code=303)

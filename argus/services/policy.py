@@ -78,6 +78,9 @@ class PolicySource:
     def current(self) -> Policy:
         if self.db is None:
             return self.base
+        cached = self._cached  # a fresh one needs no lock (every submit asks, from many threads)
+        if cached is not None and time.monotonic() - cached[0] < self.ttl:
+            return cached[1]
         with self._lock:
             if self._cached is None or time.monotonic() - self._cached[0] >= self.ttl:
                 self._cached = (time.monotonic(), load_policy(self.db, self.base))

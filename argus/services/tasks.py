@@ -51,13 +51,16 @@ def create_task(
     checkpoint_dir: str | None = None,
     resubmit_of: int | None = None,
     audit: RequestAudit | None = None,
+    preparer: Preparer | None = None,
 ) -> dict[str, Any]:
     """Queue a checked spec. A repeated Idempotency-Key returns the task it created first;
     keys are per owner (another user's same key is another request).
 
-    ``audit``: the request's audit entry, written in the same transaction as the task."""
+    ``audit``: the request's audit entry, written in the same transaction as the task.
+    ``preparer``: the server's (a new one from ``settings`` when not given)."""
     spec_data = spec.model_dump(mode="json")
-    cpus = Preparer(settings).cpus_per_node(spec)  # before the transaction: it may read the tree
+    # Before the transaction: it may read the tree.
+    cpus = (preparer or Preparer(settings)).cpus_per_node(spec)
 
     def write(session) -> dict[str, Any]:  # noqa: ANN001
         if idempotency_key:
