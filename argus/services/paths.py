@@ -9,8 +9,11 @@ outright. The roots themselves are the server's: each is resolved at most every 
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from argus.settings import resolved
@@ -18,6 +21,36 @@ from taskspec import CustomTask, SpecIssue, VerlTask
 
 PATH_MAX = 4096  # Linux's PATH_MAX and NAME_MAX: longer never opens, so say so at submit
 NAME_MAX = 255
+
+
+@functools.cache
+def _c_realpath() -> Callable[[bytes, ctypes.Array], int | None] | None:
+    """realpath(3) of the C library (looked up at the first use), or None where there is none."""
+    try:
+        function = ctypes.CDLL(None, use_errno=True).realpath
+    except (OSError, AttributeError):
+        return None
+    function.argtypes, function.restype = [ctypes.c_char_p, ctypes.c_char_p], ctypes.c_void_p
+    return function
+
+
+def realpath(value: str) -> str:
+    """``os.path.realpath(value)``, found by one call of the C library's realpath(3) when it can:
+    the GIL is released once instead of once per component (an ``lstat`` each; under load every
+    release is a hand-off between the submit threads, ~15 us of CPU, and ~13 % of a submit's).
+    realpath(3) answers only for a path that exists, every symlink on the way resolvable, and
+    then with the same path; anything else (a missing part, a loop, a refused look) is answered
+    by ``os.path.realpath`` itself. tests/unit/test_paths.py compares the two."""
+    function = _c_realpath()
+    if function is not None:
+        try:
+            raw = os.fsencode(value)
+        except UnicodeError:  # os.path.realpath says what is wrong with it
+            raw = b""
+        buffer = ctypes.create_string_buffer(PATH_MAX + 1)
+        if raw and function(raw, buffer) is not None:
+            return os.fsdecode(buffer.value)
+    return os.path.realpath(value)
 
 
 def allowed_roots(shared_root: Path, owner: str, team: str | None,
@@ -79,7 +112,7 @@ def check_path(field: str, value: str, roots: list[Path]) -> SpecIssue | None:
     if not value.startswith("/"):
         return SpecIssue(field, f"'{value}' is not an absolute path; use a path on the shared "
                          "filesystem inside your workspace or your team's")
-    real = Path(os.path.realpath(value))
+    real = Path(realpath(value))
     if any(real == root or real.is_relative_to(root) for root in roots):
         return None
     via = f" (it resolves to '{real}' through a symlink)" if str(real) != os.path.normpath(value) else ""
