@@ -45,6 +45,9 @@ test: $(STAMP) browser sftp-client promtool postgres
 test-unit: $(STAMP) browser sftp-client postgres
 	$(PY) -m pytest -q -m "not integration and not cluster"
 
+lint-imports: $(STAMP)
+	.venv/bin/lint-imports
+
 bench-submit: $(STAMP)
 	command -v wrk || (apt-get update && apt-get install -y wrk)
 	$(PY) bench/submit.py

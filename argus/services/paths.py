@@ -48,7 +48,7 @@ def realpath(value: str) -> str:
         except UnicodeError:  # os.path.realpath says what is wrong with it
             raw = b""
         buffer = ctypes.create_string_buffer(PATH_MAX + 1)
-        if raw and function(raw, buffer) is not None:
+        if raw and b"\0" not in raw and function(raw, buffer) is not None:  # C stops at a NUL
             return os.fsdecode(buffer.value)
     return os.path.realpath(value)
 

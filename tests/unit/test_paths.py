@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from argus.services.paths import allowed_roots, check_path, realpath
 
 
@@ -62,3 +64,10 @@ def test_realpath_answers_as_os_path_realpath(tmp_path, monkeypatch):
     assert realpath(f"{root}/rel/up/sub") == str(root / "dir/sub")
     assert realpath(f"{root}/missing") == str(root / "missing")
     assert answered_by_c == [f"{root}/missing"]  # the existing path took the C library's answer
+
+
+def test_realpath_never_hands_a_nul_to_c(tmp_path):
+    """C would read "/a\\0/b" as "/a": a value with a NUL goes to os.path.realpath, which refuses it."""
+    (tmp_path / "a").mkdir()
+    with pytest.raises(ValueError):
+        realpath(f"{tmp_path}/a\0/../../etc")
