@@ -9,6 +9,8 @@ environment its workers import with (PROMETHEUS_MULTIPROC_DIR among it).
 from __future__ import annotations
 
 import gc
+import logging
+import os
 import socket
 import sys
 
@@ -24,28 +26,36 @@ GRACEFUL_SHUTDOWN_S = 5  # SIGTERM: open streams (log follows) get this long, th
 @click.option("--api-workers", type=click.IntRange(1, 64), default=None,
               help="API worker processes on this port (env ARGUS_API_WORKERS, default 1); the "
                    "first embeds the scheduler loop.")
+@click.option("--pin-cpus/--no-pin-cpus", default=None,
+              help="With --api-workers: pin worker i to the i-th CPU this server may use "
+                   "(env ARGUS_API_PIN_CPUS, default off).")
 @click.option("--worker-index", type=click.IntRange(0, 63), default=None, hidden=True,
               help="Set by the supervisor: run as its worker number N.")
 def server_cmd(host: str | None, port: int | None, no_scheduler: bool, api_workers: int | None,
-               worker_index: int | None) -> None:
+               pin_cpus: bool | None, worker_index: int | None) -> None:
     """Run the REST API, with the scheduler loop embedded (one-machine set-up)."""
     from argus import logsetup
     from argus.settings import load_settings
 
     settings = load_settings()
+    if pin_cpus is not None:
+        settings = settings.model_copy(update={"api_pin_cpus": pin_cpus})
     logsetup.setup(settings.log_level, settings.log_format)
     host, port = host or settings.host, port if port is not None else settings.port
     workers = api_workers or settings.api_workers
     if worker_index is None and workers > 1:
         from api.supervisor import Supervisor
 
-        sys.exit(Supervisor(settings, host, port, workers, no_scheduler=no_scheduler).run())
+        sys.exit(Supervisor(settings, host, port, workers, no_scheduler=no_scheduler,
+                            pin_cpus=settings.api_pin_cpus).run())
     serve(settings, host, port, no_scheduler=no_scheduler, worker_index=worker_index)
 
 
 def serve(settings, host: str, port: int, *, no_scheduler: bool,  # noqa: ANN001
           worker_index: int | None) -> None:
     """One API process: alone, or worker ``worker_index`` of a supervisor."""
+    if worker_index is not None and settings.api_pin_cpus:
+        pin_to_cpu(worker_index)  # first: threads started later inherit it
     import uvicorn
 
     from api.app import create_app
@@ -69,6 +79,16 @@ def serve(settings, host: str, port: int, *, no_scheduler: bool,  # noqa: ANN001
         server.run(sockets=[reuse_port_socket(host, port, listen=True)])
     if not server.started:
         sys.exit(3)  # as uvicorn.run: it could not start (the port is taken, …)
+
+
+def pin_to_cpu(index: int) -> int:
+    """Pin this process (its one thread, before any other starts) to the ``index``-th CPU it may
+    use, round robin; return that CPU."""
+    allowed = sorted(os.sched_getaffinity(0))
+    cpu = allowed[index % len(allowed)]
+    os.sched_setaffinity(0, {cpu})
+    logging.getLogger(__name__).info("API worker %d pinned to CPU %d", index, cpu)
+    return cpu
 
 
 def settle_heap() -> None:

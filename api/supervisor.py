@@ -122,8 +122,10 @@ class _Worker:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, host: str, port: int, workers: int, *, no_scheduler: bool):
+    def __init__(self, settings: Settings, host: str, port: int, workers: int, *, no_scheduler: bool,
+                 pin_cpus: bool = False):
         self.settings = settings
+        self.pin_cpus = pin_cpus
         self.host = host
         self.port = port
         self.no_scheduler = no_scheduler
@@ -206,6 +208,7 @@ class Supervisor:
                "--worker-index", str(worker.index)]
         if self.no_scheduler:
             cmd.append("--no-scheduler")
+        cmd.append("--pin-cpus" if self.pin_cpus else "--no-pin-cpus")
         worker.proc = subprocess.Popen(cmd, env=env, pass_fds=passed)
         worker.started = time.monotonic()
         worker.restart_at = None

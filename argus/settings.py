@@ -142,6 +142,13 @@ class Settings(BaseSettings):
         "writes of all of them queue on one lock file. More than 1 uses more cores for the API "
         "(`--api-workers` overrides).",
     )
+    api_pin_cpus: bool = Field(
+        default=False,
+        description="With several API workers: pin worker i to the i-th CPU this server may use "
+        "(round robin). Its threads then hand the GIL over on one core instead of across cores: "
+        "about a third less CPU per request (docs/performance.md). Off by default: a pinned worker "
+        "cannot move away from a core that something else keeps busy.",
+    )
     embed_scheduler: bool = Field(
         default=True, description="Run the scheduler loop inside the API process."
     )

@@ -6,8 +6,9 @@ Lua script that POSTs a JSON body with an Authorization header), against:
 (a) a real ``argus server --no-scheduler`` on loopback, three times: one process with every
     request's token read from the database and one transaction per submit
     (ARGUS_AUTH_RECHECK_SECONDS=0, ARGUS_GROUP_COMMIT=false: before); one process with the
-    defaults (principals cached against the identity epoch, group commit); and
-    ``--api-workers N`` (default 2: one per core here) processes on the port, each on a fresh database (a real SQLite file with
+    defaults (principals cached against the identity epoch, group commit); ``--api-workers N``
+    (default 2: one per core here) processes on the port; and the same with ``--pin-cpus``
+    (ARGUS_API_PIN_CPUS: worker i on CPU i), each on a fresh database (a real SQLite file with
     synchronous=FULL, a real non-admin user's token, a custom task whose code dir is in that
     user's workspace). The scheduler is off, so only the submit path is measured: tasks stay
     QUEUED, nothing reaches Ray;
@@ -180,6 +181,7 @@ def main() -> None:
                                                      "ARGUS_GROUP_COMMIT": "false"})
         one = bench_argus(root / "one", args, {})
         after = bench_argus(root / "after", args, {}, args.api_workers)
+        pinned = bench_argus(root / "pinned", args, {"ARGUS_API_PIN_CPUS": "true"}, args.api_workers)
         ray_row = bench_ray(root, args)
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -191,6 +193,7 @@ def main() -> None:
     rows_out = (("argus, token read + 1 txn/submit (before)", before[0]),
                 ("argus POST /v1/tasks, 1 process", one[0]),
                 (f"argus POST /v1/tasks, --api-workers {args.api_workers}", argus_row),
+                (f"argus, --api-workers {args.api_workers} --pin-cpus", pinned[0]),
                 ("ray POST /api/jobs/", ray_row))
     for name, row in rows_out:
         print(f"{name:44}{row['requests']:9d}{row['per_s']:11.1f}{row['p50_us'] / 1000:9.1f}"
@@ -198,12 +201,15 @@ def main() -> None:
     print(f"{'ratio argus/ray':44}{'':9}{argus_row['per_s'] / ray_row['per_s']:11.2f}"
           f"{argus_row['p50_us'] / ray_row['p50_us']:9.2f}{argus_row['p99_us'] / ray_row['p99_us']:9.2f}"
           f"   (goal: >= 10x accepted/s, p99 < 100 ms, no non-2xx)")
+    print(f"{'ratio argus --pin-cpus/ray':44}{'':9}{pinned[0]['per_s'] / ray_row['per_s']:11.2f}"
+          f"{pinned[0]['p50_us'] / ray_row['p50_us']:9.2f}{pinned[0]['p99_us'] / ray_row['p99_us']:9.2f}")
     print(f"{'ratio argus 1 process/ray':44}{'':9}{one[0]['per_s'] / ray_row['per_s']:11.2f}"
           f"{one[0]['p50_us'] / ray_row['p50_us']:9.2f}{one[0]['p99_us'] / ray_row['p99_us']:9.2f}")
     print(f"{'ratio argus before/ray':44}{'':9}{before[0]['per_s'] / ray_row['per_s']:11.2f}"
           f"{before[0]['p50_us'] / ray_row['p50_us']:9.2f}{before[0]['p99_us'] / ray_row['p99_us']:9.2f}")
     for name, (row, rows, verdict) in (("before", before), ("1 process", one),
-                                       (f"--api-workers {args.api_workers}", after)):
+                                       (f"--api-workers {args.api_workers}", after),
+                                       ("--pin-cpus", pinned)):
         print(f"argus {name}: {row['accepted']} accepted by wrk, {rows} tasks in the database "
               f"(>= accepted: every accepted submit is durable); audit: {verdict}")
 

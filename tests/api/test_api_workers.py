@@ -246,3 +246,24 @@ def test_writers_of_two_processes_queue_on_one_lock(tmp_path):
         assert (tmp_path / "q.db-writer.lock").stat().st_mode & 0o777 == 0o600
     finally:
         db.dispose()
+
+
+def test_pinned_workers_each_keep_to_their_own_cpu(supervised):
+    allowed = sorted(os.sched_getaffinity(0))
+    proc, url = supervised.start(2, "--no-scheduler", "--pin-cpus")
+    _until(lambda: _workers_up(url, 2), 60, "two API workers up")
+    pinned = []
+    for pid in _children(proc.pid):
+        threads = {_cpus(task) for task in Path(f"/proc/{pid}/task").iterdir()}
+        assert len(threads) == 1, f"worker {pid}: every thread on the same CPUs, got {threads}"
+        pinned.append(threads.pop())
+    want = {str(cpu) for cpu in allowed[:2]} if len(allowed) > 1 else {str(allowed[0])}
+    assert set(pinned) == want and all("," not in c and "-" not in c for c in pinned), pinned
+    assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+
+
+def _cpus(task: Path) -> str:
+    for line in (task / "status").read_text().splitlines():
+        if line.startswith("Cpus_allowed_list:"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError(f"no Cpus_allowed_list in {task}/status")
