@@ -38,6 +38,17 @@ def admin_app(settings: Settings, provider, **kwargs):  # noqa: ANN001, ANN201
     return create_app(settings, provider=provider, db=db, **kwargs), token
 
 
+def until(check, timeout: float = 20.0, what: str = "the condition", every: float = 0.1):  # noqa: ANN001, ANN201
+    """``check()``'s first truthy value within ``timeout`` seconds (polled every ``every``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
 class ServerThread:
     """A real uvicorn server on a free loopback port, in a thread of the test process."""
 

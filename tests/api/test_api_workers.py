@@ -31,7 +31,7 @@ from argus.db.engine import Database
 from argus.raynode import free_port
 from argus.services.audit import verify
 from tests.api.conftest import build_world
-from tests.conftest import REPO
+from tests.conftest import REPO, until
 
 
 def _children(pid: int) -> set[int]:
@@ -45,16 +45,6 @@ def _children(pid: int) -> set[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 found.add(int(entry.name))
     return found
-
-
-def _until(check, timeout: float, what: str):  # noqa: ANN001, ANN202
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 def _workers_up(url: str, count: int) -> bool:
@@ -94,7 +84,7 @@ def supervised(tmp_path):  # noqa: ANN201
 
 def test_two_workers_serve_one_port_and_every_accepted_submit_is_durable(supervised):
     proc, url = supervised.start(2, "--no-scheduler")
-    _until(lambda: _workers_up(url, 2), 60, "two API workers up")
+    until(lambda: _workers_up(url, 2), 60, "two API workers up")
     alice = {"Authorization": f"Bearer {supervised.tokens['alice']}"}
     code = str(supervised.settings.shared_root / "users/alice/code")
 
@@ -132,7 +122,7 @@ def test_a_submit_on_any_worker_wakes_the_loop_in_worker_zero(supervised):
     worker) must be looked at within 2 s — its wait reason set by a tick that the submit woke.
     12 submits all landing on worker 0 by chance: 1 in 4,096."""
     proc, url = supervised.start(2, ARGUS_TICK_SECONDS="60")
-    _until(lambda: _workers_up(url, 2), 60, "two API workers up")
+    until(lambda: _workers_up(url, 2), 60, "two API workers up")
     time.sleep(1)  # the loop's first tick (at start) is behind us
     alice = {"Authorization": f"Bearer {supervised.tokens['alice']}"}
     code = str(supervised.settings.shared_root / "users/alice/code")
@@ -140,13 +130,13 @@ def test_a_submit_on_any_worker_wakes_the_loop_in_worker_zero(supervised):
         with httpx.Client(base_url=url, headers=alice, timeout=30) as http:
             task = http.post("/v1/tasks", json={"kind": "custom", "name": f"wake{i}", "code": code,
                                                 "command": ["python", "t.py"]}).json()
-            _until(lambda: http.get(f"/v1/tasks/{task['id']}").json()["reason"] != "queued", 2,
+            until(lambda: http.get(f"/v1/tasks/{task['id']}").json()["reason"] != "queued", 2,
                    f"submit {i} woke the loop (its wait reason set by a tick)")
 
 
 def test_a_killed_worker_is_replaced_and_the_port_keeps_answering(supervised):
     proc, url = supervised.start(2)
-    _until(lambda: _workers_up(url, 2), 60, "two API workers up")
+    until(lambda: _workers_up(url, 2), 60, "two API workers up")
     first = _children(proc.pid)
     assert len(first) == 2
     victim = max(first)
@@ -162,16 +152,16 @@ def test_a_killed_worker_is_replaced_and_the_port_keeps_answering(supervised):
     now = _children(proc.pid)
     assert len(now) == 2 and victim not in now, now
     assert set(answers) == {200}
-    _until(lambda: _workers_up(url, 2), 30, "the replacement counted as a live worker")
+    until(lambda: _workers_up(url, 2), 30, "the replacement counted as a live worker")
 
 
 def test_workers_stop_when_their_supervisor_is_killed(supervised):
     proc, url = supervised.start(2, "--no-scheduler")
-    _until(lambda: _workers_up(url, 2), 60, "two API workers up")
+    until(lambda: _workers_up(url, 2), 60, "two API workers up")
     workers = _children(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    _until(lambda: not any(Path(f"/proc/{pid}").exists() and "Z" not in _state(pid) for pid in workers),
+    until(lambda: not any(Path(f"/proc/{pid}").exists() and "Z" not in _state(pid) for pid in workers),
            20, f"workers {workers} gone after their supervisor was killed")
 
 
@@ -251,7 +241,7 @@ def test_writers_of_two_processes_queue_on_one_lock(tmp_path):
 def test_pinned_workers_each_keep_to_their_own_cpu(supervised):
     allowed = sorted(os.sched_getaffinity(0))
     proc, url = supervised.start(2, "--no-scheduler", "--pin-cpus")
-    _until(lambda: _workers_up(url, 2), 60, "two API workers up")
+    until(lambda: _workers_up(url, 2), 60, "two API workers up")
     pinned = []
     for pid in _children(proc.pid):
         threads = {_cpus(task) for task in Path(f"/proc/{pid}/task").iterdir()}

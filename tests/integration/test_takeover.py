@@ -20,6 +20,7 @@ from argus.db.store import installation_id
 from argus.ray_adapter import RayCluster
 from argus.raynode import free_port
 from argus.services.identity import bootstrap_admin
+from tests.conftest import until
 
 pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -45,16 +46,6 @@ def _health(port: int) -> dict | None:
         return None
 
 
-def _until(cond, timeout: float, what: str):  # noqa: ANN001, ANN202
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_killing_the_lease_holder_hands_over_without_a_second_job(local_ray, tmp_path):
     db = Database(f"sqlite:///{tmp_path / 'state' / 'argus.db'}")
     upgrade(db)
@@ -65,8 +56,8 @@ def test_killing_the_lease_holder_hands_over_without_a_second_job(local_ray, tmp
     ports = [free_port(), free_port()]
     servers = {p: _server(tmp_path, local_ray.dashboard_url, p) for p in ports}
     try:
-        _until(lambda: all(_health(p) for p in ports), 60, "both servers up")
-        roles = _until(lambda: sorted((_health(p) or {}).get("scheduler", "") for p in ports)
+        until(lambda: all(_health(p) for p in ports), 60, "both servers up")
+        roles = until(lambda: sorted((_health(p) or {}).get("scheduler", "") for p in ports)
                        == ["leader", "standby"] and {p: _health(p)["scheduler"] for p in ports},
                        30, "one leader, one standby")
         leader = next(p for p, role in roles.items() if role == "leader")
@@ -77,13 +68,13 @@ def test_killing_the_lease_holder_hands_over_without_a_second_job(local_ray, tmp
                 "command": ["python", "-c", "import time; time.sleep(3)"],
                 "resources": {"nodes": 1, "cpus": 1, "gpus_per_node": "4(H100)"}}
         ids = [http.post("/v1/tasks", json={**spec, "name": f"s{i}"}).json()["id"] for i in range(TASKS)]
-        _until(lambda: sum(http.get(f"/v1/tasks/{i}").json()["status"] == "SUCCEEDED" for i in ids) >= 1
+        until(lambda: sum(http.get(f"/v1/tasks/{i}").json()["status"] == "SUCCEEDED" for i in ids) >= 1
                or None, 120, "a first task to finish")
         os.killpg(servers[leader].pid, signal.SIGKILL)  # kill -9: no release, no goodbye
         killed = time.monotonic()
-        _until(lambda: (_health(survivor) or {}).get("scheduler") == "leader", 60, "the takeover")
+        until(lambda: (_health(survivor) or {}).get("scheduler") == "leader", 60, "the takeover")
         takeover_s = time.monotonic() - killed
-        _until(lambda: all(http.get(f"/v1/tasks/{i}").json()["status"] == "SUCCEEDED" for i in ids),
+        until(lambda: all(http.get(f"/v1/tasks/{i}").json()["status"] == "SUCCEEDED" for i in ids),
                240, "every task to succeed")
         tasks = [http.get(f"/v1/tasks/{i}").json() for i in ids]
         http.close()

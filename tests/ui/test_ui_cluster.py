@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from argus import noderegistry
 from argus.headrecord import HeadRecord, allocate_epoch, publish
 from argus.ray_adapter import NodeInfo
+from tests.conftest import until
 from tests.ui.conftest import UiWorld, serve_ui, shot, sign_in
 
 QUOTA = {"red": {"quota": {"H100": {"nominal": 4, "borrowing_limit": 0, "lending_limit": 0}}},
@@ -31,16 +32,6 @@ def _submit(world: UiWorld, owner: str, name: str, gpus: int, priority: str = "b
     return response.json()["id"]
 
 
-def _until(check, timeout: float = 20.0):  # noqa: ANN001, ANN202
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out")
-
-
 @pytest.fixture(scope="module")
 def queued(ui_world: UiWorld) -> dict[str, int]:
     """alice runs 4 GPUs (red's whole quota); bob's 4 wait for quota; carol's 8 wait for room."""
@@ -49,10 +40,10 @@ def queued(ui_world: UiWorld) -> dict[str, int]:
         noderegistry.node_resource(name): 1}) for n, name in ((1, "gpu-a"), (2, "gpu-b"))]
     ids = {"running": _submit(ui_world, "alice", "holds-red-quota", 4)}
     root = ui_world.client("root")
-    _until(lambda: root.get(f"/v1/tasks/{ids['running']}").json()["status"] == "RUNNING")
+    until(lambda: root.get(f"/v1/tasks/{ids['running']}").json()["status"] == "RUNNING")
     ids["bob"] = _submit(ui_world, "bob", "over-quota", 4)
     ids["carol"] = _submit(ui_world, "carol", "needs-the-node", 8)
-    _until(lambda: all(root.get(f"/v1/tasks/{ids[k]}").json()["reason"] not in ("", "queued")
+    until(lambda: all(root.get(f"/v1/tasks/{ids[k]}").json()["reason"] not in ("", "queued")
                        for k in ("bob", "carol")))
     return ids
 
@@ -91,7 +82,7 @@ def _head_and_agent(world: UiWorld) -> tuple[str, str]:
     now = time.time()
     publish(root, HeadRecord(epoch, "10.0.0.9:6379", "http://10.0.0.9:8265", "session_x", "headhost",
                              4242, now, now + 600))
-    busy = _until(lambda: _busy_node(world))
+    busy = until(lambda: _busy_node(world))
     idle = "gpu-b" if busy == "gpu-a" else "gpu-a"
     for name, n in ((busy, 1), (idle, 2)):
         quarantine = {"quarantined": True, "quarantine_reason": "Xid 79 on GPU 3", "quarantined_at": now} \
