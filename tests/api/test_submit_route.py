@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.routers.tasks import SUBMITTER
 from tests.api.conftest import FakeCluster, World, build_world
+from tests.conftest import ServerThread
 
 SLOW = {"dry_run": "false"}  # the same request, through FastAPI's parameter solving
 
@@ -92,7 +92,7 @@ def test_dependency_overrides_take_fastapis_path(tmp_path) -> None:  # noqa: ANN
         raise RuntimeError("overridden")
 
     app.dependency_overrides[SUBMITTER] = nobody
-    with TestClient(app, raise_server_exceptions=False) as client:
-        answer = client.post("/v1/tasks", json={"kind": "custom"},
-                             headers={"Authorization": f"Bearer {tokens['alice']}"})
+    with ServerThread(app) as server:
+        answer = httpx.post(f"{server.url}/v1/tasks", json={"kind": "custom"},
+                            headers={"Authorization": f"Bearer {tokens['alice']}"}, timeout=30)
     assert answer.status_code == 500 and "RuntimeError" in answer.json()["error"]["message"]
