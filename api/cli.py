@@ -14,7 +14,12 @@ import os
 import socket
 import sys
 
+from typing import TYPE_CHECKING
+
 import click
+
+if TYPE_CHECKING:
+    from argus.settings import Settings
 
 GRACEFUL_SHUTDOWN_S = 5  # SIGTERM: open streams (log follows) get this long, then are closed
 
@@ -51,7 +56,7 @@ def server_cmd(host: str | None, port: int | None, no_scheduler: bool, api_worke
     serve(settings, host, port, no_scheduler=no_scheduler, worker_index=worker_index)
 
 
-def serve(settings, host: str, port: int, *, no_scheduler: bool,  # noqa: ANN001
+def serve(settings: Settings, host: str, port: int, *, no_scheduler: bool,
           worker_index: int | None) -> None:
     """One API process: alone, or worker ``worker_index`` of a supervisor."""
     if worker_index is not None and settings.api_pin_cpus:

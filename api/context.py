@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from argus.cluster import ClusterProvider
 from argus.db.engine import Database
@@ -50,3 +51,6 @@ async def context_of(request: Request) -> AppContext:
     """:func:`get_ctx` as a route dependency (``Depends(context_of)``): async, so FastAPI calls
     it on the event loop; a plain function dependency costs a worker-thread hop per request."""
     return request.app.state.ctx
+
+
+Ctx = Annotated[AppContext, Depends(context_of)]  # a route's parameter: ``ctx: Ctx``

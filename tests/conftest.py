@@ -24,6 +24,18 @@ def settings(tmp_path: Path) -> Settings:
                     tick_seconds=0.2, stop_wait_seconds=10)
 
 
+@pytest.fixture
+def db(tmp_path: Path):  # noqa: ANN201
+    """A migrated SQLite database of its own, disposed after the test."""
+    from argus.db.engine import Database
+    from argus.db.migrate import upgrade
+
+    database = Database(f"sqlite:///{tmp_path / 'argus.db'}")
+    upgrade(database)
+    yield database
+    database.dispose()
+
+
 def admin_app(settings: Settings, provider, **kwargs):  # noqa: ANN001, ANN201
     """An app on a migrated database with its first admin (what `argus admin init` does):
     (app, the admin's token)."""

@@ -8,14 +8,13 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from api.auth import acting
-from api.context import AppContext, context_of
+from api.context import Ctx
 from api.schemas import VerifyReport
 from argus.authz import Principal, require_action
 from argus.errors import BadRequest
 from argus.services import audit
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
-Ctx = Annotated[AppContext, Depends(context_of)]
 Auditor = Annotated[Principal, Depends(acting("audit.read"))]
 MEDIA = {"jsonl": "application/x-ndjson", "csv": "text/csv"}
 

@@ -8,12 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from api.auth import acting
-from api.context import AppContext, context_of
+from api.context import Ctx
 from argus.authz import Principal
 from argus.services import queue
 
 router = APIRouter(prefix="/v1", tags=["cluster"])
-Ctx = Annotated[AppContext, Depends(context_of)]
 
 
 @router.get("/queue", summary="Pending tasks in the planner's order with why each waits; quota use per team")

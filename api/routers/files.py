@@ -15,14 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import acting, audit_of, note
-from api.context import AppContext, context_of
+from api.context import Ctx
 from argus.authz import Principal, require_action
 from argus.errors import TooLarge
 from argus.files.sizes import fmt_bytes
 from argus.services import files, identity, keys
 
 router = APIRouter(prefix="/v1", tags=["files"])
-Ctx = Annotated[AppContext, Depends(context_of)]
 PathQ = Annotated[str, Query(max_length=4096, description="A path in your view: / is your "
                              "workspace, /team your team's directory.")]
 

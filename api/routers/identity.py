@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import acting, audit_of, note
-from api.context import AppContext, context_of
+from api.context import AppContext, Ctx
 from api.schemas import NewToken, TeamList, TeamOut, TokenList, TokenOut, UserList, UserOut, WhoAmI
 from argus.authz import PERMISSIONS, Principal
 from argus.errors import ArgusError
@@ -17,8 +17,6 @@ from argus.services import identity
 from argus.services.quota import quota_view
 
 router = APIRouter(prefix="/v1", tags=["identity"])
-Ctx = Annotated[AppContext, Depends(context_of)]
-
 
 
 class Body(BaseModel):

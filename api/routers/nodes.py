@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 
 from api.auth import acting, audit_of, note
-from api.context import AppContext, context_of
+from api.context import AppContext, Ctx
 from api.schemas import NodeList, NodeRelease
 from argus.authz import Principal, require_action
 from argus.errors import RayError
@@ -15,7 +15,6 @@ from argus.ray_adapter import NodeInfo
 from argus.services import nodes
 
 router = APIRouter(prefix="/v1/nodes", tags=["nodes"])
-Ctx = Annotated[AppContext, Depends(context_of)]
 
 
 def ray_nodes(ctx: AppContext) -> list[NodeInfo] | None:

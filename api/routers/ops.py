@@ -7,14 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 
 from api.auth import acting, audit_of, note
-from api.context import AppContext, context_of
+from api.context import Ctx
 from api.params import TaskId
 from argus.authz import Principal
 from argus.authz import require_action
 from argus.services import access, doctor, gc
 
 router = APIRouter(tags=["operations"])
-Ctx = Annotated[AppContext, Depends(context_of)]
 
 
 @router.post("/v1/gc", summary="What the retention policy lets go (apply=true removes it)")

@@ -9,13 +9,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import acting, audit_of, note
-from api.context import AppContext, context_of
+from api.context import Ctx
 from argus.authz import Principal
 from argus.services import policy as policy_service
 from argus.settings import FlavorQuotaConfig, PriorityClassConfig
 
 router = APIRouter(prefix="/v1", tags=["policy"])
-Ctx = Annotated[AppContext, Depends(context_of)]
 TeamName = Annotated[str, Path(max_length=64, description="The team.")]
 ClassName = Annotated[str, Path(max_length=64, description="The priority class.")]
 

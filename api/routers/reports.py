@@ -9,12 +9,11 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from api.auth import acting
-from api.context import AppContext, context_of
+from api.context import Ctx
 from argus.authz import Principal
 from argus.services import audit, report, report_render
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
-Ctx = Annotated[AppContext, Depends(context_of)]
 
 
 @router.get("/usage", summary="Usage over a window, grouped by team, user or priority")

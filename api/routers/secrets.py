@@ -8,12 +8,11 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import acting, audit_of, note
-from api.context import AppContext, context_of
+from api.context import Ctx
 from argus.authz import Principal
 from argus.services import secrets
 
 router = APIRouter(prefix="/v1/secrets", tags=["secrets"])
-Ctx = Annotated[AppContext, Depends(context_of)]
 Name = Annotated[str, Path(max_length=64, description="An environment variable name, e.g. WANDB_API_KEY.")]
 ForUser = Annotated[str | None, Query(max_length=64, description="Another user's (admins only).")]
 

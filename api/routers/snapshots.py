@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import acting, note
-from api.context import AppContext, context_of
+from api.context import Ctx
 from argus.authz import Principal, require_action
 from argus.errors import NotFound, TooLarge
 from argus.files.sizes import fmt_bytes
 from argus.services import snapshots
 
 router = APIRouter(prefix="/v1/snapshots", tags=["files"])
-Ctx = Annotated[AppContext, Depends(context_of)]
 TAR_OVERHEAD = 1024  # per file, with a floor: headers and padding of the archive itself
 
 

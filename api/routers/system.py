@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from api.auth import acting
-from api.context import get_ctx
+from api.context import Ctx, get_ctx
 from api.schemas import Health, Readiness
-from argus.authz import Principal
 from argus import __version__
+from argus.authz import Principal
 from argus.db.migrate import current_revision, head_revision
 from argus.services.lease_status import lease_status
-from fastapi import Request
 from taskspec import spec_json_schema
 
 router = APIRouter(tags=["system"])
@@ -24,10 +21,11 @@ router = APIRouter(tags=["system"])
 
 @router.get("/healthz", summary="The process is up; whether its scheduler leads or stands by",
             response_model=Health)
-async def healthz(request: Request) -> dict[str, Any]:
-    """Answers from memory only (no database, no Ray), on the event loop itself: it answers
-    while the thread pool is busy with slow work (a shared filesystem, a locked database)."""
-    scheduler = get_ctx(request).scheduler
+async def healthz(ctx: Ctx) -> dict[str, Any]:
+    """Answers from memory only (no database, no Ray, nothing that blocks: attribute reads), on
+    the event loop itself: it answers while the thread pool is busy with slow work (a shared
+    filesystem, a locked database); a ``def`` route would queue behind that work."""
+    scheduler = ctx.scheduler
     role = "off" if scheduler is None else scheduler.role
     body: dict[str, Any] = {"status": "ok", "version": __version__, "scheduler": role}
     if scheduler is not None:

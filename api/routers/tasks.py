@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import acting, audit_of, note
-from api.context import AppContext, context_of, get_ctx
+from api.context import AppContext, Ctx, get_ctx
 from api.params import After, Attempt, Offset, TaskId
 from api.schemas import TEXT, DryRun, EventList, TaskDetail, TaskList, TaskOut
 from argus.authz import Principal, require_action
@@ -23,7 +23,6 @@ from argus.services import tasks as task_service
 from taskspec import CustomTask, VerlTask, load_spec, load_spec_data, read_json
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
-Ctx = Annotated[AppContext, Depends(context_of)]
 
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")

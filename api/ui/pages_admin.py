@@ -9,14 +9,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
-from api.context import AppContext, context_of
+from api.context import AppContext, Ctx
 from api.ui.deps import Viewer, render, ui_acting
 from argus.authz import GRANTABLE, ROLES, TEAM_ADMIN_GRANTS, require_action
 from argus.errors import ArgusError
 from argus.services import audit, identity
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
-Ctx = Annotated[AppContext, Depends(context_of)]
 Name = Annotated[str, Form(max_length=64)]
 AUDIT_ROWS = 300
 DAY = 86400.0

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from api.context import AppContext, context_of
+from api.context import Ctx
 from api.routers.nodes import ray_nodes
 from api.ui.deps import Viewer, render, ui_acting
 from argus.authz import require_action
@@ -17,7 +17,6 @@ from argus.services import nodes
 from argus.services.headview import head_view
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
-Ctx = Annotated[AppContext, Depends(context_of)]
 
 
 def bar(row: dict[str, Any]) -> dict[str, Any]:

@@ -16,14 +16,13 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from api.context import AppContext, context_of
+from api.context import Ctx
 from api.ui.deps import Viewer, render, ui_acting
 from argus.errors import BadRequest, TooLarge
 from argus.files.sizes import fmt_bytes
 from argus.services import files
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
-Ctx = Annotated[AppContext, Depends(context_of)]
 PathQ = Annotated[str, Query(max_length=4096)]
 FORM_SLACK = 64 * 1024  # multipart boundaries and the small fields
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.context import AppContext, context_of
+from api.context import AppContext, Ctx
 from api.ui.deps import Viewer, render, ui_acting
 from argus.authz import require_action
 from argus.errors import ArgusError, InvalidSpec
@@ -19,7 +19,6 @@ from argus.services.dryrun import dry_run_view
 from taskspec import SpecError, load_spec
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
-Ctx = Annotated[AppContext, Depends(context_of)]
 MAX_YAML = 256 * 1024
 SOURCE = "task.yaml"
 

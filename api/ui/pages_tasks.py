@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.context import AppContext, context_of
+from api.context import AppContext, Ctx
 from api.params import Attempt, Offset, TaskId
 from api.ui.deps import Viewer, render, ui_acting
 from argus.services import access
@@ -21,7 +21,6 @@ from argus.services import tasks as task_service
 from argus.states import TaskStatus
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
-Ctx = Annotated[AppContext, Depends(context_of)]
 STATUSES = [s.value for s in TaskStatus]
 LOG_POLL_S = 1.0
 LOG_MAX_S = 6 * 3600.0

@@ -9,12 +9,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
-from api.context import AppContext, context_of
+from api.context import Ctx
 from api.ui.deps import Viewer, render, ui_acting
 from argus.services import report, report_render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
-Ctx = Annotated[AppContext, Depends(context_of)]
 WINDOWS = {"1d": 86400, "7d": 7 * 86400, "30d": 30 * 86400, "90d": 90 * 86400}
 
 

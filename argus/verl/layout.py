@@ -14,7 +14,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from argus.verl.compose import base_config, config_dir, config_mtime, has_config
+from argus.verl.compose import base_config, config_mtime, has_config
 from taskspec.verl import VerlLayout, WorkloadLayout
 
 PPO_CONFIG, SFT_CONFIG = "ppo_trainer", "sft_trainer_engine"

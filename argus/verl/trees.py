@@ -14,7 +14,7 @@ from pathlib import Path
 
 from argus.verl.interpreters import Interpreter, check_interpreter
 from argus.verl.layout import read_layout
-from taskspec.verl import VerlLayout, VerlTree
+from taskspec.verl import VerlTree
 
 
 @dataclass(frozen=True)

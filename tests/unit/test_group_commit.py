@@ -8,7 +8,6 @@ import sqlite3
 import threading
 import time
 
-import pytest
 from sqlalchemy import event
 
 from argus.db.audit import append
@@ -19,14 +18,6 @@ from argus.errors import Conflict
 from argus.services import audit as audit_service
 
 WAITERS = 10
-
-
-@pytest.fixture
-def db(tmp_path):
-    database = Database(f"sqlite:///{tmp_path / 'argus.db'}")
-    upgrade(database)
-    yield database
-    database.dispose()
 
 
 def _commits(db: Database) -> list[int]:

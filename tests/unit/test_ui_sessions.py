@@ -7,20 +7,9 @@ import hashlib
 import sqlite3
 import time
 
-import pytest
-
 from api.ui.sessions import SessionStore, csrf_of, same, session_key
 from argus.db.engine import Database
-from argus.db.migrate import upgrade
 from argus.services.identity import hash_token
-
-
-@pytest.fixture
-def db(tmp_path):
-    database = Database(f"sqlite:///{tmp_path / 'argus.db'}")
-    upgrade(database)
-    yield database
-    database.dispose()
 
 
 def test_a_session_expires_with_its_ttl_or_its_token_whichever_is_first(db):

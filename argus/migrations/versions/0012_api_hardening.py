@@ -11,7 +11,6 @@ Revises: 0011
   append-only triggers alone let an entry be rewritten.
 """
 from alembic import op
-import sqlalchemy as sa
 
 
 revision = '0012'
